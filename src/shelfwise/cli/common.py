@@ -1,0 +1,52 @@
+"""What every command shares: the console, the --db option, error handling, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import ShelfwiseError
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+DbOption = typer.Option(None, "--db", help="Store URL or DuckDB file (default: SHELFWISE_DB or ./shelfwise.duckdb).",
+                        envvar="SHELFWISE_DB", show_envvar=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn shelfwise's own errors into one red line and exit code 2, instead of a traceback."""
+    try:
+        yield
+    except ShelfwiseError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _default(o: object) -> object:
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()  # numpy scalars
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_default, indent=2, ensure_ascii=False)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps(obj) + "\n")

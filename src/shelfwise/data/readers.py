@@ -1,0 +1,210 @@
+"""Readers that turn one shop file into raw text columns, keeping every record's line number.
+
+Nothing is typed or validated here beyond the file's own syntax: a record that cannot be split into
+the header's fields (a garbled CSV line, a JSON line that is not an object) becomes a reject with its
+line and reason; a file that cannot be read at all raises :class:`SchemaError` naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..errors import SchemaError
+
+csv.field_size_limit(1 << 30)
+
+
+@dataclass
+class RawReject:
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class RawTable:
+    """All records of one file as nullable strings, with the line (or row number) each started at."""
+
+    path: Path
+    columns: list[str]
+    data: pa.Table  # string columns named as in the file, plus ``_line`` (int64)
+    rejects: list[RawReject] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.data.num_rows + len(self.rejects)
+
+
+def _open_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise SchemaError(f"cannot read the file: {exc}", file=str(path)) from exc
+    return raw
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SchemaError(
+            f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at line {line}); save it as UTF-8 and load again",
+            file=str(path)) from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text[:4096] and raw.count(b"\x00") > len(raw) // 10:
+        raise SchemaError("looks like a binary file, not a text table", file=str(path))
+    return text
+
+
+def _check_header(path: Path, header: list[str]) -> list[str]:
+    names = [h.strip() for h in header]
+    if not names or all(not n for n in names):
+        raise SchemaError("has no header row", file=str(path))
+    if any(not n for n in names):
+        raise SchemaError(f"has an empty column name in its header (column {names.index('') + 1})", file=str(path))
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise SchemaError(f"has the column '{n}' twice in its header", file=str(path))
+        seen.add(n)
+    return names
+
+
+def read_csv(path: Path) -> RawTable:
+    """Read a CSV (optionally gzipped) with its header; every field is kept as text."""
+    text = _decode(path, _open_bytes(path))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SchemaError("is empty: a table needs a header row", file=str(path)) from None
+    except csv.Error as exc:
+        raise SchemaError(f"is not a CSV table: {exc}", file=str(path)) from exc
+    names = _check_header(path, header)
+    width = len(names)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    rejects: list[RawReject] = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rejects.append(RawReject(start, f"malformed CSV record: {exc}", ""))
+            start = reader.line_num + 1
+            continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            start = reader.line_num + 1
+            continue  # a blank line is not a record
+        if len(row) != width:
+            rejects.append(RawReject(start, f"malformed row: expected {width} fields, found {len(row)}",
+                                     json.dumps(row, ensure_ascii=False)[:2000]))
+        else:
+            rows.append(row)
+            lines.append(start)
+        start = reader.line_num + 1
+    cols = list(zip(*rows)) if rows else [() for _ in names]
+    arrays = {n: pa.array(c, type=pa.string()) for n, c in zip(names, cols)}
+    arrays["_line"] = pa.array(lines, type=pa.int64())
+    return RawTable(path, names, pa.table(arrays), rejects)
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else "nan"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_jsonl(path: Path) -> RawTable:
+    """Read JSON lines: one object per line; keys become columns in first-seen order."""
+    text = _decode(path, _open_bytes(path))
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    rejects: list[RawReject] = []
+    names: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            rejects.append(RawReject(number, f"invalid JSON: {exc.msg}", line[:2000]))
+            continue
+        if not isinstance(obj, dict):
+            rejects.append(RawReject(number, f"a JSON line must be an object, found {type(obj).__name__}", line[:2000]))
+            continue
+        for k in obj:
+            names.setdefault(str(k), None)
+        records.append(obj)
+        lines.append(number)
+    if not records and not rejects:
+        raise SchemaError("is empty: no JSON objects found", file=str(path))
+    cols = list(names)
+    arrays = {n: pa.array([_as_text(r.get(n)) for r in records], type=pa.string()) for n in cols}
+    arrays["_line"] = pa.array(lines, type=pa.int64())
+    return RawTable(path, cols, pa.table(arrays), rejects)
+
+
+def read_parquet(path: Path) -> RawTable:
+    """Read Parquet; typed columns are turned into text so one validator serves every format."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise SchemaError(f"is not a readable Parquet file: {exc}", file=str(path)) from exc
+    _check_header(path, table.column_names)
+    arrays: dict[str, pa.Array] = {}
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        t = col.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            arrays[name] = col.cast(pa.string())
+        elif pa.types.is_timestamp(t):
+            if t.tz is not None:
+                col = pc.cast(col, pa.timestamp(t.unit, "UTC"))
+                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S.%f+00:00")
+            else:
+                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S.%f")
+        elif pa.types.is_date(t):
+            arrays[name] = col.cast(pa.string())
+        elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
+            arrays[name] = col.cast(pa.string())
+        else:
+            arrays[name] = pa.array([_as_text(v) for v in col.to_pylist()], type=pa.string())
+    arrays["_line"] = pa.array(range(1, table.num_rows + 1), type=pa.int64())
+    return RawTable(path, list(table.column_names), pa.table(arrays), [])
+
+
+def read_file(path: Path) -> RawTable:
+    name = path.name
+    if name.endswith((".csv", ".csv.gz")):
+        return read_csv(path)
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return read_jsonl(path)
+    if name.endswith(".parquet"):
+        return read_parquet(path)
+    raise SchemaError("is not a table file (.csv, .csv.gz, .parquet, .jsonl, .jsonl.gz)", file=str(path))

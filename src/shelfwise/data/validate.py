@@ -1,0 +1,148 @@
+"""Row validation: raw text columns in, typed accepted rows and rejects (with reasons) out.
+
+The checks run as one vectorised DuckDB query over the Arrow columns, so a 500k-row file validates
+in about a second. Every rule of SHOP_FORMAT.md that concerns a single row lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import SchemaError
+from .readers import RawTable
+from .schema import EVENT_TYPES, SQL_TYPES, Column, Kind, TableSpec
+
+# Unix epoch seconds up to the year 9999; a larger number is not a plausible timestamp.
+_MAX_EPOCH = 253402300799
+
+
+@dataclass
+class Validated:
+    spec: TableSpec
+    accepted: pa.Table  # typed spec columns + attrs, source_file, source_line
+    rejects: pa.Table   # source_file, source_line, reason, raw
+    read: int
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(col: Column) -> str:
+    """The trimmed text of a column, NULL when empty."""
+    return f"NULLIF(trim({_q(col.name)}), '')"
+
+
+def _typed(col: Column) -> str:
+    v = _value(col)
+    if col.default is not None:
+        v = f"coalesce({v}, {_lit(col.default)})"
+    k = col.kind
+    if k is Kind.TIMESTAMP:
+        return (f"(CASE WHEN regexp_full_match({v}, '[-+]?[0-9]+(\\.[0-9]+)?') "
+                f"THEN (CASE WHEN abs(TRY_CAST({v} AS DOUBLE)) <= {_MAX_EPOCH} "
+                f"THEN to_timestamp(TRY_CAST({v} AS DOUBLE))::TIMESTAMP END) "
+                f"ELSE TRY_CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
+    if k in (Kind.NUMBER, Kind.PRICE, Kind.PROBABILITY, Kind.RATING):
+        return f"(CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END)"
+    if k is Kind.POSITION:
+        return (f"(CASE WHEN TRY_CAST({v} AS DOUBLE) = floor(TRY_CAST({v} AS DOUBLE)) "
+                f"AND abs(TRY_CAST({v} AS DOUBLE)) < 2e9 THEN TRY_CAST(TRY_CAST({v} AS DOUBLE) AS INTEGER) END)")
+    if k is Kind.EVENT:
+        return f"lower({v})"
+    return v
+
+
+def _problems(col: Column) -> list[str]:
+    """SQL expressions, each the reason text when the row breaks one rule for this column, else NULL."""
+    v = _value(col)
+    t = f"t_{col.name}"
+    name = col.name
+    out: list[str] = []
+    if col.required and not col.nullable:
+        out.append(f"CASE WHEN {v} IS NULL THEN 'missing required value in column ''{name}''' END")
+    shown = f"left({v}, 60)"
+    parse_word = {
+        Kind.TIMESTAMP: "a timestamp (ISO 8601 or Unix epoch seconds)",
+        Kind.NUMBER: "a number", Kind.PRICE: "a number", Kind.PROBABILITY: "a number",
+        Kind.RATING: "a number", Kind.POSITION: "a whole number",
+    }.get(col.kind)
+    if parse_word:
+        out.append(f"CASE WHEN {v} IS NOT NULL AND {t} IS NULL THEN "
+                   f"'cannot parse ' || {shown} || ' in column ''{name}'' as {parse_word}' END")
+    if col.kind is Kind.PRICE:
+        out.append(f"CASE WHEN {t} < 0 THEN 'negative price ' || {shown} || ' in column ''{name}''' END")
+    if col.kind is Kind.POSITION:
+        out.append(f"CASE WHEN {t} < 1 THEN 'position ' || {shown} || ' is not a 1-based slot' END")
+    if col.kind is Kind.PROBABILITY:
+        out.append(f"CASE WHEN {t} <= 0 OR {t} > 1 THEN 'propensity ' || {shown} || ' is not in (0, 1]' END")
+    if col.kind is Kind.RATING:
+        out.append(f"CASE WHEN {t} < 1 OR {t} > 5 THEN 'rating ' || {shown} || ' is not between 1 and 5' END")
+    if col.kind is Kind.EVENT:
+        allowed = ", ".join(_lit(e) for e in EVENT_TYPES)
+        out.append(f"CASE WHEN {v} IS NOT NULL AND {t} NOT IN ({allowed}) THEN "
+                   f"'unknown event type ' || {shown} || ' (expected one of {'/'.join(EVENT_TYPES)})' END")
+    return out
+
+
+def validate(raw: RawTable, spec: TableSpec) -> Validated:
+    """Type and check every record of ``raw`` against ``spec``.
+
+    Raises :class:`SchemaError` when a required column is missing from the file: that is a file-level
+    problem, and nothing of the file is loaded.
+    """
+    missing = [c for c in spec.required if c not in raw.columns]
+    if missing:
+        cols = ", ".join(f"'{m}'" for m in missing)
+        raise SchemaError(f"is missing the required column {cols} of table '{spec.name}' "
+                          f"(found: {', '.join(raw.columns) or 'none'})", file=str(raw.path))
+    data = raw.data
+    for c in spec.columns:
+        if c.name not in raw.columns:
+            data = data.append_column(c.name, pa.nulls(data.num_rows, pa.string()))
+    extras = [c for c in raw.columns if c not in spec.names]
+
+    typed_cols = ",\n".join(f"{_typed(c)} AS t_{c.name}" for c in spec.columns)
+    reasons = [p for c in spec.columns for p in _problems(c)]
+    reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+    if extras:
+        attrs_sql = "json_object(" + ", ".join(f"{_lit(e)}, {_q(e)}" for e in extras) + ")::VARCHAR"
+    else:
+        attrs_sql = "NULL::VARCHAR"
+    raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in raw.columns) + ")::VARCHAR"
+    source = str(raw.path)
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("raw_in", data)
+        con.execute(f"""
+            CREATE TEMP TABLE checked AS
+            SELECT *, {reason_sql} AS _reason FROM (
+                SELECT *, {typed_cols}, {attrs_sql} AS _attrs, {raw_sql} AS _raw FROM raw_in
+            )""")
+        out_cols = ", ".join(f"t_{c.name}::{SQL_TYPES[c.kind]} AS {_q(c.name)}" for c in spec.columns)
+        accepted = con.sql(f"""
+            SELECT {out_cols}, _attrs AS attrs, {_lit(source)} AS source_file, _line AS source_line
+            FROM checked WHERE _reason = '' ORDER BY _line""").fetch_arrow_table()
+        rejects = con.sql(f"""
+            SELECT {_lit(source)} AS source_file, _line AS source_line, _reason AS reason, _raw AS raw
+            FROM checked WHERE _reason <> '' ORDER BY _line""").fetch_arrow_table()
+    finally:
+        con.close()
+    if raw.rejects:
+        extra = pa.table({
+            "source_file": pa.array([source] * len(raw.rejects), pa.string()),
+            "source_line": pa.array([r.line for r in raw.rejects], pa.int64()),
+            "reason": pa.array([r.reason for r in raw.rejects], pa.string()),
+            "raw": pa.array([r.raw for r in raw.rejects], pa.string()),
+        })
+        rejects = pa.concat_tables([rejects.cast(extra.schema), extra]).sort_by("source_line")
+    return Validated(spec, accepted, rejects, raw.read)

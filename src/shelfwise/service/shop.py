@@ -1,0 +1,32 @@
+"""Shop operations: ingest a folder, summarise a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..data.ingest import ingest
+from ..data.store import LoadResult, open_store
+
+
+def ingest_shop(shop_dir: str | Path, db: str | None = None) -> LoadResult:
+    """Validate and load a shop folder into the store at ``db``; idempotent."""
+    with open_store(db) as store:
+        return ingest(shop_dir, store)
+
+
+def store_summary(db: str | None = None) -> dict[str, Any]:
+    """Row counts per shop table and events per type: what the store holds."""
+    with open_store(db) as store:
+        counts = {t: store.count(t) for t in ("items", "all_items", "users", "events", "reviews", "stock", "rejects")}
+        by_type = store.query("SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY n DESC").to_pylist()
+        span = store.query("SELECT min(timestamp) AS first, max(timestamp) AS last FROM events").to_pylist()[0]
+    return {"counts": counts, "events_by_type": {r["event"]: r["n"] for r in by_type},
+            "first_event": span["first"], "last_event": span["last"]}
+
+
+def list_rejects(db: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent rejected rows with their reasons."""
+    with open_store(db) as store:
+        return store.query("SELECT table_name, source_file, source_line, reason, raw FROM rejects "
+                           "ORDER BY source_file, source_line LIMIT ?", [limit]).to_pylist()
