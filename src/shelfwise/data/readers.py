@@ -186,9 +186,9 @@ def read_parquet(path: Path) -> RawTable:
         elif pa.types.is_timestamp(t):
             if t.tz is not None:
                 col = pc.cast(col, pa.timestamp(t.unit, "UTC"))
-                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S.%f+00:00")
+                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S+00:00")
             else:
-                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S.%f")
+                arrays[name] = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
         elif pa.types.is_date(t):
             arrays[name] = col.cast(pa.string())
         elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):

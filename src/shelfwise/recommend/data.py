@@ -139,7 +139,10 @@ class Interactions:
             where += " AND timestamp < ?"
             params.append(until)
         cols = ["timestamp", "user_id", "item_id", "event", "quantity", "price", "session_id", "order_id", "position"]
-        events = store.read("events", columns=cols, where=where, params=params).to_pandas()
+        # a fixed order, so that ids get the same indices (and fits the same results) on every read
+        events = store.read("events", columns=cols, where=where, params=params,
+                            order_by="timestamp, user_id, item_id, event, order_id, session_id, quantity, price"
+                            ).to_pandas()
         items = store.read("all_items", columns=["item_id", "title", "description", "category", "brand",
-                                                 "price", "launched_at"]).to_pandas()
+                                                 "price", "launched_at"], order_by="item_id").to_pandas()
         return cls.from_frames(events, items, now=until)

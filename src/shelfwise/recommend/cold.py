@@ -1,0 +1,328 @@
+"""New items (no events yet): ranked for each user from their text, price, category and their neighbours.
+
+An item nobody has bought can still be placed: its sentence embedding and its character n-grams say
+how close it is to what the user bought, its price and category say whether it fits the user's usual
+basket, and the sales of its nearest text neighbours say how well items like it sell. A LightGBM
+ranker weighs these. It is trained by simulation inside the training data: a random ``cold_share`` of
+the items lose their events before the cut, and the model learns which of them the users bought after.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..artifacts import load_json, save_json
+from ..logs import get_logger
+from .content import item_embeddings, item_texts, user_profiles
+from .data import Interactions
+from .features import ItemStats, user_features
+from .generator import HistoryRecommender
+from .history import History
+from .itemknn import INTEREST_WEIGHTS
+from .similarity import dense_top_n, load_sparse, save_sparse
+
+log = get_logger(__name__)
+
+FEATURES = ("c_profile", "c_tfidf", "c_tfidf_max", "c_words", "c_words_max", "c_max_sim", "c_nb_user", "c_nb_user_decay", "i_nb_pop",
+            "i_nb_pop30", "i_nb_buyers", "i_nb_repeat", "i_nb_sim", "i_log_price", "ui_price_gap", "ui_cat_share",
+            "u_purchases", "u_items", "u_since_last")
+_C = {name: j for j, name in enumerate(FEATURES)}
+
+LGBM_PARAMS: dict[str, Any] = {
+    "metric": "ndcg", "eval_at": [10], "learning_rate": 0.05, "num_leaves": 31,
+    "min_data_in_leaf": 100, "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
+}
+
+
+class ColdItems(HistoryRecommender):
+    """Scores only items without events (everything else is -inf); see the module text."""
+
+    name: ClassVar[str] = "cold"
+
+    def __init__(self, encoder: str | None = None, label_days: int = 28, cold_share: float = 0.2,
+                 neighbours: int = 20, negatives: int = 150, max_train_users: int = 600, rounds: int = 200,
+                 folds: int = 4, objective: str = "lambdarank", shortlist: int = 100, seed: int = 42,
+                 embeddings: np.ndarray | None = None, store: Any = None) -> None:
+        super().__init__(encoder=encoder, label_days=label_days, cold_share=cold_share, neighbours=neighbours,
+                         negatives=negatives, max_train_users=max_train_users, rounds=rounds, folds=folds,
+                         objective=objective, shortlist=shortlist, seed=seed)
+        self.folds, self.objective, self.shortlist = folds, objective, shortlist
+        self.encoder, self.label_days, self.cold_share = encoder, label_days, cold_share
+        self.neighbours, self.negatives, self.max_train_users = neighbours, negatives, max_train_users
+        self.rounds, self.seed = rounds, seed
+        self.embeddings, self.store = embeddings, store
+
+    # --- training -----------------------------------------------------------------------------
+    def _fit(self, data: Interactions) -> None:
+        emb = self.embeddings if self.embeddings is not None else item_embeddings(data, self.encoder, self.store)
+        self.emb_ = np.ascontiguousarray(emb, dtype=np.float32)
+        texts = item_texts(data)
+        self.tfidf_ = _tfidf(texts, "char_wb")
+        self.words_ = _tfidf(texts, "word")
+        self.booster_, self.calibration_, self.train_report_ = self._train(data)
+        self._prepare(data, self.history_)
+
+    def _prepare(self, data: Interactions, history: History) -> None:
+        """Item-level state for serving: which items are cold, and their text neighbours among warm ones."""
+        self.stats_ = ItemStats.compute(data, history, np.any(self.emb_ != 0, axis=1))
+        self.nb_ = self._neighbours(self.stats_.has_events)
+        self._side = None
+
+    def _neighbours(self, warm: np.ndarray) -> sp.csr_matrix:
+        """Rows of cold items: their ``neighbours`` most similar warm items by embedding cosine."""
+        n = len(warm)
+        cold = np.flatnonzero(~warm)
+        warm_idx = np.flatnonzero(warm)
+        if len(cold) == 0 or len(warm_idx) == 0:
+            return sp.csr_matrix((n, n), dtype=np.float32)
+        blocks = []
+        for lo in range(0, len(cold), 2048):
+            c = cold[lo:lo + 2048]
+            sim = self.emb_[c] @ self.emb_[warm_idx].T
+            blocks.append(dense_top_n(sim, self.neighbours))
+        top = sp.vstack(blocks).tocoo()
+        return sp.csr_matrix((top.data, (cold[top.row], warm_idx[top.col])), shape=(n, n), dtype=np.float32)
+
+    def _train(self, data: Interactions) -> tuple[Any, dict[str, float], dict[str, Any]]:
+        import lightgbm as lgb
+
+        from .ranker import _threads, leaf_size
+
+        rng = np.random.default_rng(self.seed)
+        cut = data.now - timedelta(days=self.label_days)
+        past = data.restrict(cut)
+        warm_before = np.zeros(data.n_items, dtype=bool)
+        warm_before[past.events["item_idx"].to_numpy()] = True
+        order = rng.permutation(np.flatnonzero(warm_before))
+        size = max(1, int(self.cold_share * len(order)))
+        parts = [self._simulate(data, past, cut, np.sort(order[f * size:(f + 1) * size]), rng)
+                 for f in range(self.folds) if f * size < len(order)]
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            log.warning("new-item model: nobody bought a simulated new item; new items get their neighbours' sales only")
+            return None, {"a": 1.0, "b": 0.0}, {"train_users": 0}
+        x, y, w, group = (np.concatenate([p[k] for p in parts]) for k in range(4))
+        q_valid = rng.random(len(group)) < 0.2
+        row_valid = np.repeat(q_valid, group)
+        params = dict(LGBM_PARAMS, objective=self.objective, seed=self.seed, num_threads=_threads(),
+                      deterministic=True, force_row_wise=True)
+        params["min_data_in_leaf"] = leaf_size(params["min_data_in_leaf"], int((~row_valid).sum()))
+        train_set = lgb.Dataset(x[~row_valid], y[~row_valid], group=group[~q_valid], feature_name=list(FEATURES))
+        valid_set = lgb.Dataset(x[row_valid], y[row_valid], group=group[q_valid], reference=train_set)
+        booster = lgb.train(params, train_set, num_boost_round=self.rounds, valid_sets=[valid_set],
+                            callbacks=[lgb.early_stopping(30, verbose=False)])
+        raw = booster.predict(x[row_valid], num_iteration=booster.best_iteration)
+        calibration = _platt_weighted(raw, y[row_valid], w[row_valid])
+        report = {"folds": len(parts), "queries": int(len(group)), "pairs": int(len(y)),
+                  "best_iteration": int(booster.best_iteration),
+                  "valid_ndcg@10": float(booster.best_score["valid_0"]["ndcg@10"]) if booster.best_score else None}
+        log.info("new-item model: %s", report)
+        return booster, calibration, report
+
+    def _simulate(self, data: Interactions, past: Interactions, cut: Any, hidden: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, ...] | None:
+        """Training pairs for one simulated cold set: ``hidden`` items lose their events before ``cut``."""
+        from .ranker import _label_matrix
+
+        is_hidden = np.zeros(data.n_items, dtype=bool)
+        is_hidden[hidden] = True
+        sim = Interactions(past.user_ids, past.item_ids,
+                           past.events[~is_hidden[past.events["item_idx"].to_numpy()]].reset_index(drop=True),
+                           past.items, cut, dict(past.event_weights))
+        history = History.from_interactions(sim)
+        self._prepare(sim, history)
+        labels = _label_matrix(data, cut)[:, hidden].tocsr()
+        has_history = np.diff(history.indptr[: history.n_known + 1]) > 0
+        users = np.flatnonzero((np.diff(labels.indptr) > 0) & has_history)
+        if len(users) == 0:
+            return None
+        if len(users) > self.max_train_users:
+            users = np.sort(rng.choice(users, self.max_train_users, replace=False))
+        xs, ys, ws, groups = [], [], [], []
+        for lo in range(0, len(users), 256):
+            u = users[lo:lo + 256]
+            x = self._pair_features(history, u, data.user_ids[u], hidden)  # (len(u), len(hidden), F)
+            y = labels[u].toarray() > 0
+            for r in range(len(u)):
+                pos = np.flatnonzero(y[r])
+                neg = np.flatnonzero(~y[r])
+                take = rng.choice(neg, min(self.negatives, len(neg)), replace=False)
+                cols = rng.permutation(np.concatenate([pos, take]))  # no label order for ties to exploit
+                xs.append(x[r, cols])
+                ys.append(y[r, cols].astype(np.float32))
+                ws.append(np.where(y[r, cols], 1.0, len(neg) / max(len(take), 1)))
+                groups.append(len(cols))
+        return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), np.asarray(groups)
+
+    # --- features -----------------------------------------------------------------------------
+    def _item_side(self, items: np.ndarray) -> dict[str, Any]:
+        """What the features need of the items alone, computed once per set of items (then cached)."""
+        key = (id(self.stats_), items.tobytes())
+        cached = getattr(self, "_side", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        nb = self.nb_[items]
+        weight = np.asarray(nb.sum(axis=1)).ravel()
+        side: dict[str, Any] = {
+            "emb": self.emb_[items], "tfidf": self.tfidf_[items].T.tocsc(), "words": self.words_[items].T.tocsc(),
+            # (all items, these items): rows are contiguous for the per-user max below
+            "sims": np.ascontiguousarray((self.emb_[items] @ self.emb_.T).T),
+            "tf_sims": (self.tfidf_ @ self.tfidf_[items].T).toarray(),
+            "w_sims": (self.words_ @ self.words_[items].T).toarray(),
+            "nb": nb.T.tocsc(), "nb_sim": weight / max(self.neighbours, 1),
+        }
+        v = self.stats_.values
+        for feature, name in (("i_nb_pop", "i_pop_all"), ("i_nb_pop30", "i_pop30"), ("i_nb_buyers", "i_buyers"),
+                              ("i_nb_repeat", "i_repeat_rate")):
+            side[feature] = nb @ np.nan_to_num(v[name]) / np.maximum(weight, 1e-9)
+        self._side = (key, side)
+        return side
+
+    def _pair_features(self, history: History, user_idx: np.ndarray, user_ids: np.ndarray,
+                       items: np.ndarray) -> np.ndarray:
+        """(users, items, features) for the given cold ``items``."""
+        rows = history.rows(user_ids, user_idx)
+        n_u, n_c = len(rows), len(items)
+        side = self._item_side(items)
+        interest = history.matrix(rows, INTEREST_WEIGHTS, 60.0)
+        bought = history.matrix(rows, INTEREST_WEIGHTS, binary=True)
+        decayed = history.matrix(rows, {"purchase": 1.0}, 60.0)
+        f = np.full((n_u, n_c, len(FEATURES)), np.nan, dtype=np.float32)
+        f[:, :, _C["c_profile"]] = user_profiles(interest, self.emb_) @ side["emb"].T
+        f[:, :, _C["c_tfidf"]] = (_normalise_rows(interest @ self.tfidf_) @ side["tfidf"]).toarray()
+        f[:, :, _C["c_words"]] = (_normalise_rows(bought @ self.words_) @ side["words"]).toarray()
+        for r in range(n_u):
+            mine = bought.indices[bought.indptr[r]:bought.indptr[r + 1]]
+            if len(mine):
+                f[r, :, _C["c_tfidf_max"]] = side["tf_sims"][mine].max(axis=0)
+                f[r, :, _C["c_words_max"]] = side["w_sims"][mine].max(axis=0)
+                f[r, :, _C["c_max_sim"]] = side["sims"][mine].max(axis=0)
+        f[:, :, _C["c_nb_user"]] = (bought @ side["nb"]).toarray()
+        f[:, :, _C["c_nb_user_decay"]] = (decayed @ side["nb"]).toarray()
+        for feature in ("i_nb_pop", "i_nb_pop30", "i_nb_buyers", "i_nb_repeat"):
+            f[:, :, _C[feature]] = side[feature][None, :]
+        f[:, :, _C["i_nb_sim"]] = side["nb_sim"][None, :]
+        v = self.stats_.values
+        users = user_features(history, rows, self.stats_)
+        lp = v["i_log_price"][items]
+        f[:, :, _C["i_log_price"]] = lp[None, :]
+        f[:, :, _C["ui_price_gap"]] = lp[None, :] - users["u_log_price"][:, None]
+        f[:, :, _C["ui_cat_share"]] = _category_share_dense(interest, self.stats_.cat, items)
+        f[:, :, _C["u_purchases"]] = users["u_purchases"][:, None]
+        f[:, :, _C["u_items"]] = users["u_items"][:, None]
+        f[:, :, _C["u_since_last"]] = users["u_since_last"][:, None]
+        return f
+
+    # --- serving ------------------------------------------------------------------------------
+    def _score(self, user_idx: np.ndarray, user_ids: np.ndarray) -> np.ndarray:
+        return self._score_within(user_idx, user_ids, None)
+
+    def _score_within(self, user_idx: np.ndarray, user_ids: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        n = self.data_.n_items
+        cold = ~self.stats_.has_events if allowed is None else (allowed & ~self.stats_.has_events)
+        items = np.flatnonzero(cold)
+        out = np.full((len(user_idx), n), -np.inf)
+        if len(items) == 0:
+            return out
+        rows = self.history_.rows(user_ids, user_idx)
+        counts = np.diff(self.history_.indptr)
+        personal = (rows >= 0) & (counts[np.maximum(rows, 0)] > 0)
+        # without a history: how well the item's text neighbours sell, kept below any personal score
+        prior = np.asarray(self.nb_[items] @ np.nan_to_num(self.stats_.values["i_pop_all"])).ravel()
+        out[np.ix_(~personal, items)] = 1e-4 * prior / max(prior.max(initial=0), 1e-12)
+        sel = np.flatnonzero(personal)
+        if self.booster_ is None:
+            return out
+        for lo in range(0, len(sel), 128):
+            s = sel[lo:lo + 128]
+            x = self._pair_features(self.history_, user_idx[s], user_ids[s], items)
+            out[np.ix_(s, items)] = self._predict(x)
+        return out
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for (users, items, features), via :func:`~.ranker.staged_predict`."""
+        from .ranker import _apply_platt, staged_predict
+
+        n_u, n_c, n_f = x.shape
+        raw = staged_predict(self.booster_, x.reshape(-1, n_f), np.repeat(np.arange(n_u), n_c), self.shortlist)
+        return _apply_platt(raw, self.calibration_).reshape(n_u, n_c)
+
+    # --- persistence --------------------------------------------------------------------------
+    def save_state(self, directory: Path) -> None:
+        from ..artifacts import save_arrays
+
+        directory.mkdir(parents=True, exist_ok=True)
+        save_arrays(directory, embeddings=self.emb_)
+        save_sparse(directory, "tfidf", self.tfidf_)
+        save_sparse(directory, "words", self.words_)
+        save_sparse(directory, "neighbours", self.nb_)
+        self.stats_.save(directory / "item_stats")
+        if self.booster_ is not None:
+            self.booster_.save_model(str(directory / "ranker.txt"), num_iteration=self.booster_.best_iteration)
+        save_json(directory, "ranker", {"calibration": self.calibration_, "train_report": self.train_report_})
+
+    def load_state(self, directory: Path) -> None:
+        import lightgbm as lgb
+
+        from ..artifacts import load_array
+
+        self.emb_ = load_array(directory, "embeddings")
+        self.tfidf_ = load_sparse(directory, "tfidf")
+        self.words_ = load_sparse(directory, "words")
+        self.nb_ = load_sparse(directory, "neighbours")
+        self.stats_ = ItemStats.load(directory / "item_stats")
+        self._side = None
+        model = directory / "ranker.txt"
+        self.booster_ = lgb.Booster(model_file=str(model)) if model.exists() else None
+        meta = load_json(directory, "ranker")
+        self.calibration_, self.train_report_ = meta["calibration"], meta["train_report"]
+
+
+def _tfidf(texts: list[str], analyzer: str) -> sp.csr_matrix:
+    """TF-IDF of item texts, rows L2-normed: ``char_wb`` n-grams (robust to plurals and codes) or words."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not any(texts):
+        return sp.csr_matrix((len(texts), 1), dtype=np.float32)
+    grams = (3, 5) if analyzer == "char_wb" else (1, 1)
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=grams, min_df=2, sublinear_tf=True, dtype=np.float32)
+    try:
+        return vec.fit_transform([t.lower() for t in texts]).tocsr()
+    except ValueError:  # every n-gram is unique (a tiny catalog): keep them all
+        vec.set_params(min_df=1)
+        return vec.fit_transform([t.lower() for t in texts]).tocsr()
+
+
+def _normalise_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ m
+
+
+def _category_share_dense(interest: sp.csr_matrix, codes: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """(users, items) share of each user's interest in the item's category; NaN without categories."""
+    if codes.max(initial=-1) < 0:
+        return np.full((interest.shape[0], len(items)), np.nan, dtype=np.float32)
+    has = codes >= 0
+    onehot = sp.csr_matrix((np.ones(int(has.sum())), (np.flatnonzero(has), codes[has])),
+                           shape=(len(codes), int(codes.max()) + 1))
+    per_cat = (interest @ onehot).toarray()
+    share = per_cat / np.maximum(per_cat.sum(axis=1, keepdims=True), 1e-9)
+    c = codes[items]
+    return np.where(c[None, :] >= 0, share[:, np.maximum(c, 0)], np.nan)
+
+
+def _platt_weighted(raw: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    """Platt scaling with negatives weighted back to their share before sampling."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y)) < 2:
+        return {"a": 1.0, "b": 0.0}
+    lr = LogisticRegression(C=1e4, max_iter=200).fit(raw.reshape(-1, 1), y, sample_weight=w)
+    if lr.coef_[0, 0] <= 0:
+        return {"a": 1.0, "b": 0.0}
+    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}

@@ -1,0 +1,149 @@
+"""The parts checked against slow, obvious references and hand-computed answers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shelfwise.recommend import Interactions
+from shelfwise.recommend.buy_again import BuyAgain
+from shelfwise.recommend.candidates import _ranks, _top_n_mask
+from shelfwise.recommend.covisit import CoVisit
+from shelfwise.recommend.history import History
+from shelfwise.recommend.itemknn import ItemKNN
+from shelfwise.recommend.popular import Popular, Trending
+from shelfwise.recommend.ranker import staged_predict
+from shelfwise.recommend.similarity import top_n_per_row
+
+NOW = datetime(2024, 3, 1)
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["timestamp", "user_id", "item_id", "event", "quantity", "order_id"])
+
+
+def test_history_matrix_matches_a_slow_reference(tiny):
+    h = History.from_interactions(tiny)
+    rows = np.array([0, 5, -1, 17])
+    m = h.matrix(rows, {"purchase": 1.0, "view": 0.5}, half_life_days=20.0).toarray()
+    ev = tiny.events
+    now = pd.Timestamp(tiny.now)
+    for r, u in enumerate(rows):
+        expected = np.zeros(tiny.n_items)
+        if u >= 0:
+            for e in ev[ev.user_idx == u].itertuples():
+                w = {"purchase": 1.0, "view": 0.5}.get(e.event, 0.0)
+                age = (now - e.timestamp).total_seconds() / 86400
+                expected[e.item_idx] += w * 0.5 ** (age / 20.0)
+        np.testing.assert_allclose(m[r], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_history_days_since_first_and_last():
+    ev = _frame([(NOW - timedelta(days=10), "a", "x", "purchase", 1, "o1"),
+                 (NOW - timedelta(days=3), "a", "x", "purchase", 1, "o2"),
+                 (NOW, "a", "y", "view", 1, None)])
+    data = Interactions.from_frames(ev, now=NOW)
+    h = History.from_interactions(data)
+    last = h.days_since(np.array([0]), code=5).toarray()[0]
+    first = h.days_since(np.array([0]), code=5, first=True).toarray()[0]
+    x, y = data.item_index("x"), data.item_index("y")
+    assert last[x] == pytest.approx(4.0) and first[x] == pytest.approx(11.0)  # 1 + days
+    assert last[y] == 0.0  # never purchased
+    assert h.days_since(np.array([0])).toarray()[0][y] == pytest.approx(1.0)  # viewed today
+
+
+def test_history_add_and_overlay():
+    ev = _frame([(NOW - timedelta(days=1), "a", "x", "purchase", 1, "o1")])
+    data = Interactions.from_frames(ev, pd.DataFrame({"item_id": ["x", "y"]}), now=NOW)
+    h = History.from_interactions(data)
+    extra = _frame([(NOW, "b", "y", "purchase", 2, "o2"), (NOW, "b", "unknown", "purchase", 1, "o2")])
+    with h.overlay(extra, data._item_index):
+        row = h.rows(["b"])[0]
+        assert row == 1 and h.matrix(np.array([row]), {"purchase": 1.0}).toarray()[0].tolist() == [0.0, 1.0]
+    assert h.rows(["b"])[0] == -1 and h.n_rows == 1  # gone after the block
+    assert h.add(extra, data._item_index) == 1  # the unknown item is skipped
+    assert h.rows(["b"])[0] == 1
+
+
+def test_buy_again_is_decayed_purchase_count():
+    ev = _frame([(NOW - timedelta(days=100), "a", "old", "purchase", 1, "o1"),
+                 (NOW - timedelta(days=200), "a", "old", "purchase", 1, "o0"),
+                 (NOW - timedelta(days=1), "a", "new", "purchase", 1, "o2"),
+                 (NOW - timedelta(days=1), "a", "seen", "view", 1, None)])
+    data = Interactions.from_frames(ev, now=NOW)
+    ids, scores = BuyAgain(half_life_days=100.0).fit(data).recommend("a", k=3)
+    assert list(ids) == ["new", "old", None]  # 0.5 ** 0.01 > 0.5 + 0.25; a view is not a purchase
+    assert scores[0] == pytest.approx(0.5 ** 0.01) and scores[1] == pytest.approx(0.75)
+
+
+def test_popular_and_trending_known_answers():
+    rows = [(NOW - timedelta(days=d), f"u{d}", "steady", "purchase", 1, f"s{d}") for d in range(0, 35)]
+    rows += [(NOW - timedelta(days=d, hours=1), f"v{d}", "rising", "purchase", 1, f"r{d}") for d in range(0, 6)] * 3
+    rows += [(NOW - timedelta(days=60), "w", "old", "purchase", 1, "x")] * 50
+    data = Interactions.from_frames(_frame(rows), now=NOW)
+    pop_all = Popular(half_life_days=None).fit(data).recommend("anyone", k=3)[0]
+    assert pop_all[0] == "old"  # 50 sales, long ago
+    assert Popular(half_life_days=60.0).fit(data).recommend("anyone", k=1)[0][0] == "steady"  # ~30 vs ~18
+    assert Popular(half_life_days=7.0).fit(data).recommend("anyone", k=1)[0][0] == "rising"  # ~10.6 vs ~14.4
+    trend = Trending().fit(data)
+    assert trend.recommend("anyone", k=1)[0][0] == "rising"
+    assert trend.trend_[data.item_index("old")] == pytest.approx(1.0)
+
+
+def test_covisit_pairs_from_baskets():
+    rows = []
+    for o in range(20):  # a and b always together, c alone with a once
+        rows += [(NOW - timedelta(days=1), f"u{o}", "a", "purchase", 1, f"o{o}"),
+                 (NOW - timedelta(days=1), f"u{o}", "b", "purchase", 1, f"o{o}")]
+    rows += [(NOW, "z", "a", "purchase", 1, "oz"), (NOW, "z", "c", "purchase", 1, "oz")]
+    data = Interactions.from_frames(_frame(rows), now=NOW)
+    model = CoVisit().fit(data)
+    ids, _ = model.similar_items(["a"], k=2)
+    assert list(ids[0]) == ["b", "c"]
+    user_ids, _ = model.recommend("u0", k=3)
+    assert user_ids[0] == "c" or set(user_ids[:2]) == {"a", "b"}
+
+
+def test_itemknn_matches_cosine_reference(tiny):
+    model = ItemKNN(neighbours=1000, shrink=0.0, include_self=False).fit(tiny)
+    x = tiny.matrix({"purchase": 1.0, "cart": 1, "favorite": 1, "click": 1, "view": 1}).toarray() > 0
+    x = x.astype(float)
+    norms = np.sqrt(x.sum(axis=0))
+    ref = (x.T @ x) / np.maximum(np.outer(norms, norms), 1e-12)
+    np.fill_diagonal(ref, 0.0)
+    np.testing.assert_allclose(model.sim_.toarray(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_top_n_helpers_against_sorting():
+    rng = np.random.default_rng(3)
+    s = rng.normal(size=(5, 40))
+    s[:, :3] = -np.inf
+    mask = _top_n_mask(s, 7)
+    ranks = _ranks(s, 10)
+    for r in range(5):
+        order = np.argsort(-s[r], kind="stable")
+        assert set(np.flatnonzero(mask[r])) == set(order[:7])
+        assert [int(ranks[r, j]) for j in order[:10]] == list(range(1, 11))
+    m = top_n_per_row(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.abs(s[:, 3:])), 4)
+    assert (np.diff(m.indptr) == 4).all()
+
+
+def test_staged_predict_is_exact_when_groups_are_short():
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] + 0.3 * rng.normal(size=600) > 0).astype(float)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y), 60)
+    group = np.repeat(np.arange(6), 100)
+    full = booster.predict(x)
+    np.testing.assert_allclose(staged_predict(booster, x, group, shortlist=100), full)
+    staged = staged_predict(booster, x, group, shortlist=30)
+    for g in range(6):
+        sel = group == g
+        shortlisted = np.argsort(-staged[sel])[:30]
+        np.testing.assert_allclose(staged[sel][shortlisted], full[sel][shortlisted])  # all trees there
+        assert staged[sel][np.argsort(-staged[sel])[30:]].max() < staged[sel][shortlisted].min()
+        assert (np.sort(staged[sel])[-30:] == np.sort(full[sel][np.argsort(-staged[sel])[:30]])).all()
