@@ -41,7 +41,7 @@ def test_online_retail(shared_data: Path, tmp_path: Path, store) -> None:
     assert report.dropped == {"negative UnitPrice (the format rejects negative prices)": 2}  # "Adjust bad debt"
     assert report.written["users"] == 4_372
     assert report.written["items"] == 4_070
-    assert report.seconds < 20  # a few seconds on 2 cores; generous for a busy CI machine
+    # conversion time is measured in benchmarks/ingest.py, not asserted here (machines are noisy)
     ingest_clean(tmp_path / "shop", store, report)
     by_type = pairs(store, "SELECT event, count(*) FROM events GROUP BY 1")
     assert by_type == {"return": 10_624, "purchase": 541_907 - 10_624}  # 10,624 negative-quantity rows

@@ -113,7 +113,9 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
     reasons = [p for c in spec.columns for p in _problems(c)]
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
     if extras:
-        attrs_sql = "json_object(" + ", ".join(f"{_lit(e)}, {_q(e)}" for e in extras) + ")::VARCHAR"
+        # An empty extra value means "not given", as for the spec columns: stored as JSON null, so the
+        # same shop written as CSV (empty string) and as Parquet (null) loads to the same rows and keys.
+        attrs_sql = "json_object(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in extras) + ")::VARCHAR"
     else:
         attrs_sql = "NULL::VARCHAR"
     raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in raw.columns) + ")::VARCHAR"

@@ -13,6 +13,8 @@ and ``report.html``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +172,25 @@ def add_step(step: DemoStep, before: str = "write report") -> None:
     STEPS.insert(names.index(before), step)
 
 
+def all_steps() -> list[DemoStep]:
+    """The core steps plus every capability's steps from :mod:`shelfwise.service.demo_steps`.
+
+    Each module there defines ``ORDER`` (an int; lower runs earlier) and ``STEPS`` (a list of
+    :class:`DemoStep`); they run after "shop report" and before "write report", in ``ORDER``. A
+    capability joins the demo by adding one such module, without touching this file.
+    """
+    from . import demo_steps
+
+    plugins: list[tuple[int, str, list[DemoStep]]] = []
+    for info in pkgutil.iter_modules(demo_steps.__path__):
+        module = importlib.import_module(f"{demo_steps.__name__}.{info.name}")
+        plugins.append((int(getattr(module, "ORDER", 100)), info.name, list(getattr(module, "STEPS", []))))
+    steps = list(STEPS)
+    at = [s.name for s in steps].index("write report")
+    extra = [step for _, _, group in sorted(plugins, key=lambda p: (p[0], p[1])) for step in group]
+    return steps[:at] + extra + steps[at:]
+
+
 def run_demo(options: DemoOptions,
              on_step: Callable[[int, int, DemoStep, StepRecord | None], None] | None = None) -> DemoResult:
     """Run every step in order. ``on_step(index, total, step, record)`` is called before each step
@@ -183,7 +204,7 @@ def run_demo(options: DemoOptions,
                                     f"A synthetic shop of {options.items:,} items and {options.users:,} users "
                                     f"over {options.days} days (seed {options.seed})"))
     records: list[StepRecord] = []
-    steps = list(STEPS)
+    steps = all_steps()
     try:
         for k, step in enumerate(steps, start=1):
             if on_step:

@@ -9,10 +9,20 @@ from ..data.ingest import ingest
 from ..data.store import LoadResult, open_store
 
 
-def ingest_shop(shop_dir: str | Path, db: str | None = None) -> LoadResult:
-    """Validate and load a shop folder into the store at ``db``; idempotent."""
+def ingest_shop(shop_dir: str | Path, db: str | None = None, refresh_series: bool = True) -> LoadResult:
+    """Validate and load a shop folder into the store at ``db``; idempotent.
+
+    The stored sales series (daily / weekly, per item and category) are derived from the events, so
+    they are rebuilt here whenever a load added events; the lifecycle commands then read them as-is.
+    """
     with open_store(db) as store:
-        return ingest(shop_dir, store)
+        result = ingest(shop_dir, store)
+        added = sum(t.new for t in result.tables if t.table == "events")
+        if refresh_series and (added or not store.has_table("sales_daily")):
+            from ..lifecycle.series import refresh_sales_series
+
+            refresh_sales_series(store)
+        return result
 
 
 def store_summary(db: str | None = None) -> dict[str, Any]:
