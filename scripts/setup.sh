@@ -12,7 +12,11 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 extras=""
 if [ "${1:-}" = "--dev" ]; then
-  extras="[dev]"
+  extras="[dev,spark]"  # the Spark engine tests run in CI (local mode, Java 17)
 fi
 .venv/bin/python -m pip install --quiet -e ".${extras}"
+if [ "${1:-}" = "--dev" ] && [ ! -x /usr/bin/chromium ]; then
+  # headless Chromium for the dashboard's browser tests, from Debian's packages (they skip without it)
+  bash scripts/browser.sh || echo "WARNING: scripts/browser.sh could not install chromium; the dashboard's browser tests will skip" >&2
+fi
 .venv/bin/python -c "import torch, shelfwise; assert not torch.version.cuda, 'a CUDA build of torch was installed'; print('shelfwise', shelfwise.__version__, 'torch', torch.__version__)"

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     out_dir: Path = Field(Path("./shelfwise_out"), description="Where reports and demo shops are written.")
     encoder: str = Field("all-MiniLM-L6-v2",
                          description="Text encoder: 'all-MiniLM-L6-v2' (shipped offline) or a local model directory.")
-    engine: str = Field("local", description="Batch engine: 'local' (DuckDB / numpy) or 'spark'.")
+    engine: str = Field("local", description="Batch engine: 'local' (DuckDB / numpy), 'duckdb' (the batch pipeline "
+                        "in DuckDB) or 'spark'.")
     spark_master: str = Field("local[*]", description="Spark master URL when engine is 'spark'.")
     filter_purchased: bool = Field(False, description="Drop items a user already bought from recommendations.")
     exploration_weight: float = Field(0.0, ge=0.0, le=1.0)
@@ -39,8 +40,8 @@ class Settings(BaseSettings):
     @field_validator("engine")
     @classmethod
     def _engine_known(cls, v: str) -> str:
-        if v not in {"local", "spark"}:
-            raise ValueError("engine must be 'local' or 'spark'")
+        if v not in {"local", "duckdb", "spark"}:
+            raise ValueError("engine must be 'local', 'duckdb' or 'spark'")
         return v
 
     @field_validator("log_level")

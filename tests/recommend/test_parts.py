@@ -147,3 +147,26 @@ def test_staged_predict_is_exact_when_groups_are_short():
         np.testing.assert_allclose(staged[sel][shortlisted], full[sel][shortlisted])  # all trees there
         assert staged[sel][np.argsort(-staged[sel])[30:]].max() < staged[sel][shortlisted].min()
         assert (np.sort(staged[sel])[-30:] == np.sort(full[sel][np.argsort(-staged[sel])[:30]])).all()
+
+
+def test_hybrid_new_item_path_and_probability_scale(tiny, tiny_emb):
+    """Whole-catalog lists take items without events only while they are new (unknown or recent launch);
+    a listed item (``items=``) is always ranked; both rankers' probabilities carry their prior."""
+    from shelfwise.recommend.data import Interactions
+    from shelfwise.recommend.ranker import Hybrid
+
+    items = tiny.items.copy()
+    now = pd.Timestamp(tiny.now)
+    items["launched_at"] = pd.NaT
+    items.loc[items["item_id"] == "m_new", "launched_at"] = now - pd.Timedelta(days=400)  # ignored for a year
+    items.loc[items["item_id"] == "s_new", "launched_at"] = now - pd.Timedelta(days=3)  # just launched
+    data = Interactions(tiny.user_ids, tiny.item_ids, tiny.events, items, tiny.now, dict(tiny.event_weights))
+    model = Hybrid(embeddings=tiny_emb, rounds=30).fit(data)
+    new = dict(zip(data.item_ids, model.new_items()))
+    assert not new["m_new"] and new["s_new"] and new["m0"]  # m0: no launch date, so not excluded
+    ids, _ = model.recommend(list(data.user_ids), k=len(data.item_ids))
+    assert "m_new" not in set(ids.ravel()) and "s_new" in set(ids.ravel())
+    listed, scores = model.recommend("u0", k=2, items=["m_new", "s_new"])
+    assert set(listed) == {"m_new", "s_new"} and np.isfinite(scores).all()
+    for cal in (model.calibration_, model.cold_.calibration_):
+        assert 0.0 < cal["prior"] <= 1.0

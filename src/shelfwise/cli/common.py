@@ -21,6 +21,12 @@ err_console = Console(stderr=True)
 DbOption = typer.Option(None, "--db", help="Store URL or DuckDB file (default: SHELFWISE_DB or ./shelfwise.duckdb).",
                         envvar="SHELFWISE_DB", show_envvar=True)
 
+EngineOption = typer.Option(None, "--engine", help="Batch engine: local (default: this machine), duckdb (the batch "
+                            "pipeline in DuckDB) or spark (the same pipeline on Apache Spark; see docs/SCALE.md).",
+                            envvar="SHELFWISE_ENGINE", show_envvar=True)
+MasterOption = typer.Option(None, "--spark-master", help="Spark master URL (default: SHELFWISE_SPARK_MASTER or local[*]).",
+                            envvar="SHELFWISE_SPARK_MASTER")
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

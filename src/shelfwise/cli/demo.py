@@ -49,7 +49,12 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="Output folder (
          days: int = typer.Option(_D.days, "--days", min=1, help="Days of simulated traffic."),
          seed: int = typer.Option(_D.seed, "--seed", help="Random seed of the demo shop."),
          as_json: bool = typer.Option(False, "--json",
-                                      help="Print only the final summary, as JSON, instead of the steps.")) -> None:
+                                      help="Print only the final summary, as JSON, instead of the steps."),
+         serve: Optional[bool] = typer.Option(None, "--serve/--no-serve",
+                                              help="End by serving the demo shop's API and dashboard (no key "
+                                                   "needed). Default: serve when run from a terminal."),
+         host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (with --serve)."),
+         port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on (with --serve).")) -> None:
     """Run the whole pipeline on a synthetic shop: generate, ingest, analyse, and write OUT/report.html."""
     out_dir = out if out is not None else get_settings().out_dir / "demo"
     options = demo_service.DemoOptions(out_dir=out_dir, items=items, users=users, days=days, seed=seed)
@@ -67,6 +72,7 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="Output folder (
         result = demo_service.run_demo(options, on_step)
     if as_json:
         print_json(result.as_dict())
+        _serve_demo(result, serve, host, port)
         return
     console.print(f"[bold green]demo finished[/] in {result.seconds:.1f}s", highlight=False, soft_wrap=True)
     console.print("  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in result.figures.items()),
@@ -74,6 +80,21 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="Output folder (
     console.print(f"  shop:   {result.shop_dir}", highlight=False, soft_wrap=True)
     console.print(f"  store:  {result.db_path}", highlight=False, soft_wrap=True)
     console.print(f"  report: {result.report_path}", highlight=False, soft_wrap=True)
+    _serve_demo(result, serve, host, port)
+
+
+def _serve_demo(result: demo_service.DemoResult, serve: Optional[bool], host: str, port: int) -> None:
+    """Serve the demo shop (keyless, demo mode) unless told not to; by default only at a terminal."""
+    import sys
+
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
+    if not serve:
+        return
+    from .serve import run_demo_server
+
+    with handled():
+        run_demo_server(result.db_path, result.out_dir / "models", host, port)
 
 
 def register(app: typer.Typer) -> None:

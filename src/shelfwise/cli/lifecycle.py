@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..lifecycle.inventory import InventoryPolicy
 from ..service import lifecycle as svc
-from .common import DbOption, console, handled, print_json
+from .common import DbOption, EngineOption, MasterOption, console, handled, print_json
 
 AsOfOption = typer.Option(None, "--as-of", help="Use only events strictly before this date (YYYY-MM-DD); "
                                                 "default: all events (the day after the last sale).")
@@ -35,12 +35,24 @@ def _records(df: pd.DataFrame) -> list[dict[str, object]]:
             for r in df.to_dict("records")]
 
 
+def _series_on(engine: Optional[str], db: Optional[str], master: Optional[str]) -> None:
+    """With --engine duckdb|spark, rebuild the stored sales series on that engine first (the stages and
+    forecasts then read them as they are)."""
+    from ..service import engine as engine_service
+
+    batch = engine_service.batch_engine(engine)
+    if batch is not None:
+        engine_service.refresh_series(db, batch, master=master)
+
+
 def lifecycle(as_of: Optional[str] = AsOfOption,
               out: Optional[Path] = typer.Option(None, "--out", help="Write every item's stage, confidence and "
                                                  "evidence to this file (.csv, .parquet, .json, .jsonl)."),
-              db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+              db: Optional[str] = DbOption, as_json: bool = JsonOption,
+              engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption) -> None:
     """Each item's lifecycle stage (introduction, growth, maturity, decline, dormant) with its evidence."""
     with handled():
+        _series_on(engine, db, spark_master)
         df = svc.stages(db, as_of, out)
     if as_json:
         print_json(_records(df))
@@ -58,9 +70,11 @@ def forecast(freq: str = typer.Option("W", "--freq", help="Period: W (weeks, sta
                                                 "to this file (.csv, .parquet, .json, .jsonl)."),
              level: float = typer.Option(80.0, "--level", help="Interval coverage in percent (yhat_lo..yhat_hi)."),
              jobs: int = typer.Option(1, "--jobs", help="Processes for the statsforecast models."),
-             db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+             db: Optional[str] = DbOption, as_json: bool = JsonOption,
+             engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption) -> None:
     """Forecast every item's net units per period, with an interval (median point forecast)."""
     with handled():
+        _series_on(engine, db, spark_master)
         df = svc.forecast(db, freq, horizon, as_of, out, level, n_jobs=jobs)
     if as_json:
         print_json(_records(svc._file_view(df)))

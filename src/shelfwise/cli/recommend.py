@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..service import recommend as service
-from .common import DbOption, console, handled, print_json
+from .common import DbOption, EngineOption, MasterOption, console, handled, print_json
 
 ModelDirOption = typer.Option(None, "--model-dir", help="Where model sets are saved (default: SHELFWISE_MODEL_DIR).",
                               envvar="SHELFWISE_MODEL_DIR")
@@ -23,9 +23,24 @@ def train(db: Optional[str] = DbOption, model_dir: Optional[Path] = ModelDirOpti
                                                 help="Text encoder: all-MiniLM-L6-v2 (default) or a local model folder."),
           label_days: int = typer.Option(28, "--label-days", min=1,
                                          help="Days at the end of the data whose purchases teach the ranker."),
-          as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+          engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption,
+          until: Optional[str] = typer.Option(None, "--until", help="With --engine duckdb|spark: learn only from "
+                                              "events before this date (ISO 8601), e.g. to evaluate.")) -> None:
     """Fit every recommender and the ranker on the store's events; save them as a new model set version."""
+    from ..service import engine as engine_service
+
     with handled():
+        batch = engine_service.batch_engine(engine)
+        if batch is not None:  # the batch pipeline: aggregates + ALS on the chosen engine
+            report = engine_service.train(db, batch, until, model_dir=model_dir, master=spark_master)
+            if as_json:
+                print_json(report)
+            else:
+                console.print(f"trained ALS on {batch} in {report['seconds_total']:.1f}s: {report['als']['users']:,} "
+                              f"users, {report['als']['items']:,} items -> {report['model']}; aggregates in the "
+                              f"store as {', '.join(report['stored'])}", highlight=False)
+            return
         result = service.train(db, model_dir, encoder, label_days)
     if as_json:
         print_json(result.as_dict())
@@ -48,14 +63,41 @@ def recommend(db: Optional[str] = DbOption,
               filter_purchased: Optional[bool] = typer.Option(
                   None, "--filter-purchased/--no-filter-purchased",
                   help="Drop items the user already bought (default: SHELFWISE_FILTER_PURCHASED, off)."),
-              model_dir: Optional[Path] = ModelDirOption, version: Optional[str] = VersionOption) -> None:
-    """Top-k items per user as CSV: user_id,rank,item_id,score (rank from 1)."""
+              model_dir: Optional[Path] = ModelDirOption, version: Optional[str] = VersionOption,
+              exploration_weight: Optional[float] = typer.Option(
+                  None, "--exploration-weight", min=0.0, max=1.0,
+                  help="Share of slots that explore new items by Thompson sampling (default: SHELFWISE_EXPLORATION_WEIGHT)."),
+              item_age_cutoff_days: Optional[float] = typer.Option(
+                  None, "--item-age-cutoff-days", min=0.0, help="Items younger than this count as new (default: 30)."),
+              long_tail_weight: Optional[float] = typer.Option(
+                  None, "--long-tail-weight", min=0.0, max=1.0, help="xQuAD weight lambda for long-tail items (default: 0)."),
+              tail_share: Optional[float] = typer.Option(
+                  None, "--tail-share", min=0.0, max=1.0, help="At least this share of each list from the long tail."),
+              category_cap: Optional[int] = typer.Option(None, "--category-cap", min=1, help="At most this many items per category."),
+              diversity: Optional[float] = typer.Option(
+                  None, "--diversity", min=0.0, max=1.0, help="MMR diversification strength (0: none, 1: only diversity)."),
+              engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption,
+              all_users: bool = typer.Option(False, "--all-users", help="With --engine duckdb|spark: every known "
+                                             "user (also kept in the store as engine_recommendations)."),
+              ) -> None:
+    """Top-k items per user as CSV: user_id,rank,item_id,score (rank from 1); with policies also source."""
+    from ..service import engine as engine_service
+
     with handled():
+        batch = engine_service.batch_engine(engine)
+        if batch is not None:  # batch scoring of all users on the chosen engine (see service/engine.py)
+            engine_service.recommend_cli(batch, db, user, users, all_users, k, out, model_dir, spark_master)
+            return
+        if all_users:
+            raise InputError("--all-users needs a batch engine: add --engine duckdb or --engine spark", field="engine")
         if (user is None) == (users is None):
             raise InputError("give exactly one of --user ID or --users FILE", field="user")
         ids = [user] if user is not None else service.read_ids(users, "user_id")
         allowed = service.read_ids(items, "item_id") if items is not None else None
-        recs = service.recommend(ids, k, allowed, filter_purchased, db, model_dir, version)
+        policy = {"exploration_weight": exploration_weight, "item_age_cutoff_days": item_age_cutoff_days,
+                  "long_tail_weight": long_tail_weight, "tail_share_target": tail_share, "category_cap": category_cap,
+                  "mmr_relevance": None if diversity is None else 1.0 - diversity}
+        recs = service.recommend(ids, k, allowed, filter_purchased, db, model_dir, version, policy=policy)
     if out is None:
         recs.to_csv(sys.stdout, index=False)
     else:

@@ -9,15 +9,21 @@ import typer
 from rich.table import Table
 
 from ..service import shop as shop_service
-from .common import DbOption, console, handled, print_json
+from .common import DbOption, EngineOption, MasterOption, console, handled, print_json
 
 
 def ingest(shop_dir: Path = typer.Argument(..., help="A shop folder (items, events, users, reviews tables)."),
            db: Optional[str] = DbOption,
-           as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+           engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption) -> None:
     """Validate and load a shop folder; rejected rows are kept with file, line and reason."""
+    from ..service import engine as engine_service
+
     with handled():
-        result = shop_service.ingest_shop(shop_dir, db)
+        if engine_service.batch_engine(engine) == "spark":  # read and validate on Spark, Parquet + store
+            result = engine_service.ingest(shop_dir, db, master=spark_master)
+        else:
+            result = shop_service.ingest_shop(shop_dir, db)
     if as_json:
         print_json(result.as_dict())
         return

@@ -107,6 +107,9 @@ class ColdItems(HistoryRecommender):
             log.warning("new-item model: nobody bought a simulated new item; new items get their neighbours' sales only")
             return None, {"a": 1.0, "b": 0.0}, {"train_users": 0}
         x, y, w, group = (np.concatenate([p[k] for p in parts]) for k in range(4))
+        # the pairs come only from users who bought a hidden item; this share of users with a history
+        # did, so probabilities are scaled by it to hold for any user (and to mix with the warm ranker's)
+        prior = sum(p[4] for p in parts) / max(sum(p[5] for p in parts), 1)
         q_valid = rng.random(len(group)) < 0.2
         row_valid = np.repeat(q_valid, group)
         params = dict(LGBM_PARAMS, objective=self.objective, seed=self.seed, num_threads=_threads(),
@@ -117,7 +120,7 @@ class ColdItems(HistoryRecommender):
         booster = lgb.train(params, train_set, num_boost_round=self.rounds, valid_sets=[valid_set],
                             callbacks=[lgb.early_stopping(30, verbose=False)])
         raw = booster.predict(x[row_valid], num_iteration=booster.best_iteration)
-        calibration = _platt_weighted(raw, y[row_valid], w[row_valid])
+        calibration = {**_platt_weighted(raw, y[row_valid], w[row_valid]), "prior": float(prior)}
         report = {"folds": len(parts), "queries": int(len(group)), "pairs": int(len(y)),
                   "best_iteration": int(booster.best_iteration),
                   "valid_ndcg@10": float(booster.best_score["valid_0"]["ndcg@10"]) if booster.best_score else None}
@@ -141,6 +144,7 @@ class ColdItems(HistoryRecommender):
         users = np.flatnonzero((np.diff(labels.indptr) > 0) & has_history)
         if len(users) == 0:
             return None
+        n_buyers, n_users = len(users), int(has_history.sum())
         if len(users) > self.max_train_users:
             users = np.sort(rng.choice(users, self.max_train_users, replace=False))
         xs, ys, ws, groups = [], [], [], []
@@ -157,7 +161,7 @@ class ColdItems(HistoryRecommender):
                 ys.append(y[r, cols].astype(np.float32))
                 ws.append(np.where(y[r, cols], 1.0, len(neg) / max(len(take), 1)))
                 groups.append(len(cols))
-        return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), np.asarray(groups)
+        return (np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), np.asarray(groups), n_buyers, n_users)
 
     # --- features -----------------------------------------------------------------------------
     def _item_side(self, items: np.ndarray) -> dict[str, Any]:

@@ -40,29 +40,54 @@ class TrainResult:
                 "users": self.users, "items": self.items, "events": self.events, "report": self.report}
 
 
-def train(db: str | None = None, model_dir: str | Path | None = None, encoder: str | None = None,
-          label_days: int = 28) -> TrainResult:
-    """Fit the hybrid (generators, ranker, new-item model) on the whole store and save a new version."""
+def item_encoder_name(model_dir: str | Path | None = None, encoder: str | None = None) -> str:
+    """The text encoder to train with: the one asked for, else the shop's behaviour-tuned encoder (when
+    ``shelfwise finetune`` made one under ``<model_dir>/text/item_encoder``), else the ``encoder`` setting."""
+    if encoder:
+        return encoder
+    from ..text.behaviour import tuned_encoder_path
+
+    tuned = tuned_encoder_path(model_dir or get_settings().model_dir)
+    if tuned is not None:
+        log.info("using the behaviour-tuned item encoder %s", tuned)
+        return str(tuned)
+    return get_settings().encoder
+
+
+def train_store(store: Any, model_dir: str | Path | None = None, encoder: str | None = None,
+                label_days: int = 28, meta: dict[str, Any] | None = None, **params: Any) -> TrainResult:
+    """Fit the hybrid on an open store's events and save it as a new model set version.
+
+    ``params`` go to :class:`~shelfwise.recommend.ranker.Hybrid` (for example ``max_train_users``), so
+    callers with a time budget (the demo) can train a smaller ranker.
+    """
     from ..recommend import Interactions
     from ..recommend.persist import save_model_set
     from ..recommend.ranker import Hybrid
 
     settings = get_settings()
     start = time.perf_counter()
-    with open_store(db) as store:
-        data = Interactions.from_store(store)
-        if len(data.events) == 0:
-            raise InputError("the store holds no events to learn from; ingest a shop first (shelfwise ingest DIR)")
-        model = Hybrid(label_days=label_days, encoder=encoder or settings.encoder, seed=settings.seed, store=store)
-        model.fit(data)
+    data = Interactions.from_store(store)
+    if len(data.events) == 0:
+        raise InputError("the store holds no events to learn from; ingest a shop first (shelfwise ingest DIR)")
     root = Path(model_dir or settings.model_dir)
+    model = Hybrid(label_days=label_days, encoder=item_encoder_name(root, encoder), seed=settings.seed,
+                   store=store, **params)
+    model.fit(data)
     seconds = time.perf_counter() - start
-    path = save_model_set(model, root, meta={"db": db or settings.db, "train_seconds": round(seconds, 2),
-                                             "trained_until": data.now.isoformat()})
+    path = save_model_set(model, root, meta={"train_seconds": round(seconds, 2),
+                                             "trained_until": data.now.isoformat(), **(meta or {})})
     report = {"ranker": model.train_report_, "timings": {k: round(v, 2) for k, v in model.timings_.items()}}
     if model.cold_ is not None:
         report["new_items"] = model.cold_.train_report_
     return TrainResult(path.name, path, seconds, data.n_users, data.n_items, len(data.events), report)
+
+
+def train(db: str | None = None, model_dir: str | Path | None = None, encoder: str | None = None,
+          label_days: int = 28) -> TrainResult:
+    """Fit the hybrid (generators, ranker, new-item model) on the whole store and save a new version."""
+    with open_store(db) as store:
+        return train_store(store, model_dir, encoder, label_days, meta={"db": db or get_settings().db})
 
 
 def read_ids(path: str | Path, column: str) -> list[str]:
@@ -118,17 +143,26 @@ def _new_events(model: Any, db: str | None, users: Sequence[str]) -> pd.DataFram
 def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = None,
               filter_purchased: bool | None = None, db: str | None = None, model_dir: str | Path | None = None,
               version: str | None = None, recent_events: pd.DataFrame | None = None, model: Any = None,
-              batch: int = 1000) -> pd.DataFrame:
+              batch: int = 1000, policy: Any = None) -> pd.DataFrame:
     """Top-``k`` per user as rows ``user_id, rank, item_id, score`` (rank from 1).
 
     ``items`` limits the candidates to these ids; ``filter_purchased`` (default: the setting) drops
-    what the user already bought; ``recent_events`` adds events for this call only.
+    what the user already bought; ``recent_events`` adds events for this call only. ``policy``
+    (a :class:`shelfwise.policy.PolicyParams` or a dict of its fields, over the settings' knobs; False for none) re-ranks
+    a longer candidate list with the exposure policies (:mod:`shelfwise.service.policy`).
     """
     if k < 1:
         raise InputError(f"k must be at least 1 (got {k})", field="k")
     if not users:
         raise InputError("no users to recommend for", field="users")
     model = model or load(model_dir, version)
+    from . import policy as policy_service
+
+    params = None if policy is False else policy_service.policy_params(policy)
+    if params is not None and params.reranks:  # policy=False: the model's own list, never re-ranked
+        wide = recommend(users, policy_service.candidate_count(k, params), items, filter_purchased, db, model_dir, version,
+                         recent_events, model, batch, policy=False)
+        return policy_service.apply_policies(wide, params, k, db=db, model=model, allowed_items=items)
     if items is not None:
         known = model.data_.item_indices(list(items))
         if (known < 0).all():

@@ -52,6 +52,10 @@ class Store(abc.ABC):
     """A shop store: the SHOP_FORMAT tables, rejects, the load log and derived tables."""
 
     url: str
+    # the SQL dialect that query()/execute() speak: "duckdb" or "postgresql". Portable SQL (the common
+    # subset: no QUALIFY, arg_min, list functions, ...) runs on both; code that needs one dialect's
+    # functions checks this, or reads Arrow and computes in a local DuckDB.
+    dialect: str = "duckdb"
 
     # --- shop loading -------------------------------------------------------------------------
     @abc.abstractmethod

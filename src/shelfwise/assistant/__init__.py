@@ -1,0 +1,1 @@
+"""The shop assistant: extractive answers to shoppers' questions from the catalog and the reviews."""

@@ -1,0 +1,1 @@
+"""Pricing: price elasticity per item and category, margin-maximising suggestions, the backtest."""

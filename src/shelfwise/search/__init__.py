@@ -1,0 +1,1 @@
+"""Product search: BM25 on words and character trigrams, encoder embeddings, behaviour prior, fused."""

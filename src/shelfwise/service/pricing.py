@@ -1,0 +1,82 @@
+"""Pricing for the CLI and the API: elasticities (item and category), price suggestions, the backtest.
+
+``suggestions(db, bounds, out)`` estimates elasticities from all events, takes each item's recent
+units and price (the last ``recent_days`` of sales, as the demand curve's anchor) and suggests the
+margin-maximising price within the bounds. Results are kept in the derived tables
+``price_elasticity`` and ``price_suggestions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..data.store import Store, open_store
+from ..errors import InputError
+from ..pricing.backtest import backtest
+from ..pricing.elasticity import CONTROLS, ElasticityConfig, categories, category_elasticities, item_elasticities, price_cells
+from ..pricing.optimize import PriceBounds, suggest
+
+FILE_COLUMNS = ["item_id", "category", "price", "suggested_price", "price_change", "elasticity", "lo90", "hi90",
+                "units", "expected_units", "units_change", "units_change_range", "revenue_change", "margin_change",
+                "cost_basis", "reason", "elasticity_source"]
+
+
+def _store(db: Store | str | None) -> tuple[Store, bool]:
+    return (db, False) if isinstance(db, Store) else (open_store(db), True)
+
+
+def _recent(store: Store, days: int) -> pd.DataFrame:
+    df = store.query(f"""
+        WITH last AS (SELECT max(timestamp) AS t FROM events WHERE event = 'purchase')
+        SELECT e.item_id, sum(e.quantity) AS units, sum(e.quantity * e.price) / sum(e.quantity) AS price
+        FROM events e, last WHERE e.event = 'purchase' AND e.price > 0 AND e.quantity > 0
+          AND e.timestamp >= last.t - INTERVAL {int(days)} DAY GROUP BY e.item_id""").to_pandas()
+    items = store.query("""SELECT item_id, try_cast(json_extract_string(attrs, '$.cost') AS DOUBLE) AS cost,
+                                  coalesce(try_cast(json_extract_string(attrs, '$.non_product') AS BOOLEAN), false) AS np
+                           FROM items""").to_pandas()
+    items = items[~items["np"].astype(bool)]  # postage, fees, manual lines: not products to price
+    return df.merge(items[["item_id", "cost"]], on="item_id", how="inner")
+
+
+def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None, out: str | Path | None = None,
+                recent_days: int = 90, config: ElasticityConfig | None = None, keep: bool = True) -> dict[str, Any]:
+    """Elasticities per item and category and price suggestions; ``out`` gets the suggestions file."""
+    b = bounds or PriceBounds()
+    if not (0 <= b.max_down < 1 and b.max_up >= 0):
+        raise InputError(f"price bounds must be 0 <= max_down < 1 and max_up >= 0 (got {b.max_down}, {b.max_up})",
+                         field="bounds")
+    st, close = _store(db)
+    try:
+        cells = price_cells(st)
+        if cells.empty:
+            raise InputError("no purchase events with a positive price and quantity: pricing needs events.price",
+                             field="price")
+        el = item_elasticities(cells, categories(st), config)
+        cats = category_elasticities(el)
+        sug = suggest(el, _recent(st, recent_days), b)
+        if keep:
+            st.write("price_elasticity", pa.Table.from_pandas(el, preserve_index=False), mode="replace")
+            if len(sug):
+                st.write("price_suggestions", pa.Table.from_pandas(sug, preserve_index=False), mode="replace")
+    finally:
+        if close:
+            st.close()
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        sug.reindex(columns=FILE_COLUMNS).to_csv(out, index=False, float_format="%.6g")
+    return {"controls": CONTROLS, "items": el, "categories": cats, "suggestions": sug, "bounds": b}
+
+
+def check(db: Store | str | None = None, split: str | datetime = "2011-07-01", like_for_like: bool = False) -> dict:
+    """The backtest on real price changes after ``split`` against the no-elasticity baseline."""
+    st, close = _store(db)
+    try:
+        return backtest(st, pd.Timestamp(split).to_pydatetime(), like_for_like=like_for_like)
+    finally:
+        if close:
+            st.close()

@@ -1,0 +1,95 @@
+"""Order risk for the CLI and the API: score orders, explain each score, keep alerts in the store.
+
+``score(db, orders_since, out)`` computes every order's features from the events before it, scores
+the orders at or after ``orders_since`` (default: all), writes ``order_id,score,reasons`` to ``out``
+and keeps the scores in the derived table ``order_risk`` and the top ones in ``order_risk_alerts``
+(score >= ``alert_threshold``), which the dashboard reads. ``check`` is the backtest: how well the
+score ranks the orders that were later returned or cancelled, against a quantity-only baseline.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..data.store import Store, open_store
+from ..errors import InputError
+from ..logs import get_logger
+from ..risk.features import order_features
+from ..risk.model import RiskConfig, average_precision, precision_at, score_orders
+
+log = get_logger(__name__)
+
+FILE_COLUMNS = ["order_id", "score", "reasons"]
+
+
+def parse_date(value: str | date | None, field: str = "orders_since") -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value.isoformat() if isinstance(value, (date, datetime)) else str(value).strip())
+    except ValueError:
+        raise InputError(f"'{value}' is not a date: use YYYY-MM-DD", field=field) from None
+
+
+def _store(db: Store | str | None) -> tuple[Store, bool]:
+    return (db, False) if isinstance(db, Store) else (open_store(db), True)
+
+
+def score(db: Store | str | None = None, orders_since: str | date | None = None, out: str | Path | None = None,
+          config: RiskConfig | None = None, alert_threshold: float = 0.5, keep: bool = True) -> pd.DataFrame:
+    """Scored orders (``order_id, user_id, ts, score, reasons, model`` and the features), newest last."""
+    since = parse_date(orders_since)
+    st, close = _store(db)
+    try:
+        feats = order_features(st)
+        scored = score_orders(feats, config, score_from=since)
+        scored = scored[scored["score"].notna()].reset_index(drop=True)
+        if keep and len(scored):
+            cols = ["order_id", "user_id", "ts", "score", "reasons", "model"]
+            table = pa.Table.from_pandas(scored[cols].assign(scored_at=pd.Timestamp.now(tz="UTC").tz_localize(None)),
+                                         preserve_index=False)
+            st.write("order_risk", table, mode="replace")
+            alerts = scored[scored["score"] >= alert_threshold].sort_values("score", ascending=False)
+            st.write("order_risk_alerts", pa.Table.from_pandas(alerts[cols], preserve_index=False), mode="replace")
+    finally:
+        if close:
+            st.close()
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        scored[FILE_COLUMNS].to_csv(out, index=False, float_format="%.6f")
+    return scored
+
+
+def alerts(db: Store | str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The stored high-risk orders (from the last ``score`` run), highest first, for the dashboard."""
+    st, close = _store(db)
+    try:
+        if not st.has_table("order_risk_alerts"):
+            return []
+        df = st.query("SELECT * FROM order_risk_alerts ORDER BY score DESC LIMIT ?", [limit]).to_pandas()
+    finally:
+        if close:
+            st.close()
+    return [{k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def check(scored: pd.DataFrame, since: str | date | None = None, top_share: float = 0.01) -> dict[str, Any]:
+    """Precision at the top ``top_share`` and average precision of the score against the orders that
+    were later returned/cancelled, with the quantity-only baselines (units in the order, largest line)."""
+    df = scored if since is None else scored[pd.to_datetime(scored["ts"]) >= parse_date(since)]
+    y = df["returned"].to_numpy(dtype=bool)
+    peers = {"shelfwise": df["score"].to_numpy(), "quantity (units in order)": df["qty"].to_numpy(dtype=float),
+             "quantity (largest line vs item's usual)": df["max_qty_ratio"].to_numpy(dtype=float)}
+    res = {name: {"precision_at_top": round(precision_at(y, s, top_share), 4),
+                  "average_precision": round(average_precision(y, s), 4)} for name, s in peers.items()}
+    base = res["quantity (units in order)"]
+    return {"orders": int(len(df)), "returned": int(y.sum()), "base_rate": round(float(y.mean()), 4) if len(y) else 0.0,
+            "top_share": top_share, "peers": res,
+            "ratio_precision_at_top": round(res["shelfwise"]["precision_at_top"] / max(base["precision_at_top"], 1e-9), 3),
+            "ratio_average_precision": round(res["shelfwise"]["average_precision"] / max(base["average_precision"], 1e-9), 3)}

@@ -1,0 +1,155 @@
+"""Product search for the CLI and the API: ``search`` (one query) and ``search_file`` (a queries CSV).
+
+The index is built from the store on first use and kept per process, keyed by the store's URL and a
+fingerprint of its items, reviews and events (row counts and latest timestamps), so the API answers
+from memory and rebuilds only when the shop changed. Item embeddings come from the store's cache
+(``text_embeddings``), so a rebuild re-encodes only new or changed items. With no encoder installed
+(or ``dense=False``), search is lexical plus behaviour.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..data.store import Store, open_store
+from ..errors import ConfigError, InputError
+from ..logs import get_logger
+from ..search.behaviour import item_behaviour
+from ..search.catalog import load_catalog
+from ..search.index import SearchConfig, SearchIndex
+
+log = get_logger(__name__)
+
+RESULT_COLUMNS = ["query_id", "rank", "item_id", "score"]
+_INDEXES: dict[tuple, tuple[tuple, SearchIndex, dict[str, str]]] = {}
+
+
+@dataclass
+class SearchResult:
+    """One hit: rank from 1, the fused score, its parts (how much each signal added) and the title."""
+
+    rank: int
+    item_id: str
+    score: float
+    title: str
+    parts: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fingerprint(store: Store) -> tuple:
+    parts: list[Any] = []
+    for table, ts in (("items", None), ("reviews", "timestamp"), ("events", "timestamp")):
+        if store.has_table(table):
+            sel = f"count(*), max({ts})" if ts else "count(*), max(load_id)"
+            parts.extend(store.query(f"SELECT {sel} FROM {table}").to_pylist()[0].values())
+    return tuple(str(p) for p in parts)
+
+
+def build_index(store: Store, *, dense: bool = True, encoder: str | None = None, with_reviews: bool = True,
+                config: SearchConfig | None = None) -> tuple[SearchIndex, dict[str, str]]:
+    """The search index over the store's catalog and the item titles (cached per process)."""
+    key = (store.url, dense, encoder, with_reviews, config)
+    fp = _fingerprint(store)
+    cached = _INDEXES.get(key)
+    if cached and cached[0] == fp:
+        return cached[1], cached[2]
+    cat = load_catalog(store, with_reviews=with_reviews)
+    if not cat.item_ids:
+        raise InputError("the store's items table is empty: nothing to search")
+    enc, vectors = None, None
+    if dense:
+        try:
+            from ..text.encoder import Encoder
+
+            enc = Encoder(encoder)
+            prefix = "passage: " if "e5" in enc.name.lower() else ""
+            vectors = enc.encode_cached([prefix + t for t in cat.semantic], store)
+        except (ConfigError, ImportError, OSError) as exc:
+            log.warning("search without embeddings (lexical + behaviour only): %s", exc)
+            enc, vectors = None, None
+    index = SearchIndex(cat.item_ids, cat.lexical, encoder=enc, vectors=vectors,
+                        behaviour=item_behaviour(store, cat.item_ids), config=config)
+    titles = dict(zip(cat.item_ids, cat.titles))
+    _INDEXES[key] = (fp, index, titles)
+    return index, titles
+
+
+def _store(store: Store | str | None) -> tuple[Store, bool]:
+    return (store, False) if isinstance(store, Store) else (open_store(store), True)
+
+
+def search(store: Store | str | None, query: str, k: int = 10, *, exclude: list[str] | None = None,
+           boosts: dict[str, float] | None = None, dense: bool = True,
+           encoder: str | None = None, with_reviews: bool = True) -> list[dict[str, Any]]:
+    """The top ``k`` items for ``query`` as dicts: rank, item_id, score, title, parts.
+
+    ``exclude`` (item ids never shown, e.g. blocked by an exposure policy or out of stock) and
+    ``boosts`` (item id -> amount added to the fused score) are how exposure policies apply."""
+    if not isinstance(query, str) or not query.strip():
+        raise InputError("the search query is empty: give some words to search for", field="q")
+    if k < 1:
+        raise InputError(f"k must be at least 1 (got {k})", field="k")
+    st, close = _store(store)
+    try:
+        index, titles = build_index(st, dense=dense, encoder=encoder, with_reviews=with_reviews)
+        hits = index.search([query], k, exclude=set(exclude or ()), boosts=boosts)[0]
+    finally:
+        if close:
+            st.close()
+    return [SearchResult(r, h.item_id, round(h.score, 6), titles.get(h.item_id, ""),
+                         {n: round(v, 6) for n, v in h.parts.items()}).as_dict() for r, h in enumerate(hits, 1)]
+
+
+def read_queries(path: str | Path) -> pd.DataFrame:
+    """A CSV with columns ``query_id,query``; names the line of any row without a query."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("queries file not found", file=str(p))
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        missing = [c for c in ("query_id", "query") if c not in cols]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}; the header must be query_id,query "
+                             f"(found: {', '.join(cols) or 'nothing'})", file=str(p), line=1)
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            qid, q = (row.get("query_id") or "").strip(), (row.get("query") or "").strip()
+            if not qid:
+                raise InputError("empty query_id", file=str(p), line=line, field="query_id")
+            if not q:
+                raise InputError(f"query {qid!r} has no text", file=str(p), line=line, field="query")
+            rows.append((qid, q))
+    return pd.DataFrame(rows, columns=["query_id", "query"])
+
+
+def search_many(store: Store | str | None, queries: pd.DataFrame, k: int = 10, *, dense: bool = True,
+                encoder: str | None = None, with_reviews: bool = True) -> pd.DataFrame:
+    """``query_id,rank,item_id,score`` for every query (rank from 1)."""
+    st, close = _store(store)
+    try:
+        index, _ = build_index(st, dense=dense, encoder=encoder, with_reviews=with_reviews)
+        hits = index.search(queries["query"].tolist(), k)
+    finally:
+        if close:
+            st.close()
+    rows = [(qid, r, h.item_id, round(h.score, 6))
+            for qid, hs in zip(queries["query_id"], hits) for r, h in enumerate(hs, 1)]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def search_file(db: str | None, queries_path: str | Path, k: int = 10, out: str | Path | None = None,
+                dense: bool = True, encoder: str | None = None, with_reviews: bool = True) -> pd.DataFrame:
+    """Run every query of a ``query_id,query`` CSV; write ``query_id,rank,item_id,score`` to ``out``."""
+    df = search_many(db, read_queries(queries_path), k, dense=dense, encoder=encoder, with_reviews=with_reviews)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+    return df

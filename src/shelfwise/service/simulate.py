@@ -1,0 +1,85 @@
+"""``shelfwise simulate``: two exposure policies served to the demo shop's synthetic users, compared.
+
+A policy is named on the command line as a preset, optionally followed by settings:
+``explore``, ``explore:exploration_weight=0.2``, ``none``, ``exploration_weight=0.1,long_tail_weight=0.3``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..config import get_settings
+from ..data.store import open_store
+from ..errors import InputError
+from ..policy import PolicyParams
+from ..simulate import SimConfig, Simulator
+from ..simulate.compare import Comparison, compare_results
+
+#: named policies; settings after a colon override them
+PRESETS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "explore": {"exploration_weight": 0.05, "item_age_cutoff_days": 14},
+    "explore-bottom": {"exploration_weight": 0.1, "item_age_cutoff_days": 14, "exploration_placement": "bottom"},
+    "longtail": {"long_tail_weight": 0.5},
+    "diverse": {"mmr_relevance": 0.7, "category_cap": 3},
+}
+_FLOATS = {"exploration_weight", "item_age_cutoff_days", "long_tail_weight", "tail_share_target", "head_share",
+           "mmr_relevance", "prior_strength"}
+
+
+def parse_policy(spec: str) -> tuple[str, PolicyParams]:
+    """``preset[:key=value,...]`` or ``key=value,...`` -> (a display name, the parameters)."""
+    spec = spec.strip()
+    name, _, rest = spec.partition(":") if ":" in spec or "=" not in spec else ("", "", spec)
+    if name and name not in PRESETS:
+        raise InputError(f"unknown policy '{name}': choose from {', '.join(PRESETS)} or give key=value settings",
+                         field="policy")
+    params: dict[str, Any] = dict(PRESETS.get(name, {}))
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in PolicyParams.__dataclass_fields__:
+            raise InputError(f"bad policy setting '{part}' in '{spec}': expected key=value with key one of "
+                             f"{', '.join(sorted(_FLOATS | {'category_cap', 'exploration_placement', 'seed'}))}",
+                             field="policy")
+        try:
+            params[key] = float(value) if key in _FLOATS else int(value) if key in {"category_cap", "seed"} else value
+        except ValueError as exc:
+            raise InputError(f"policy setting {key} needs a number, got '{value}'", field="policy") from exc
+    return (spec or "none"), PolicyParams(**params)
+
+
+def default_shop() -> Path:
+    return Path(get_settings().out_dir) / "demo" / "shop"
+
+
+def simulate(policy: str, vs: str, days: int = 14, shop_dir: str | Path | None = None, k: int = 10,
+             max_sessions: int = 2000, seed: int = 0, db: str | None = None) -> Comparison:
+    """Simulate ``vs`` (A, the reference) and ``policy`` (B) for ``days`` and compare B against A.
+
+    With ``db`` the logged events of both runs go to the table ``simulated_events`` (replaced).
+    """
+    shop = Path(shop_dir) if shop_dir is not None else default_shop()
+    if not (shop / "_truth").is_dir():
+        raise InputError(f"{shop} is not a synthetic shop folder (no _truth/); run `shelfwise demo` or "
+                         "`shelfwise datasets synth DIR` and pass --shop DIR", field="shop")
+    if days < 1:
+        raise InputError(f"--days must be at least 1 (got {days})", field="days")
+    name_b, b = parse_policy(policy)
+    name_a, a = parse_policy(vs)
+    sim = Simulator(shop, SimConfig(days=days, k=k, max_sessions=max_sessions, seed=seed))
+    ra = sim.run(a, name_a, keep_log=db is not None)
+    rb = sim.run(b, name_b, keep_log=db is not None)
+    result = compare_results(ra, rb, seed=seed)
+    if db is not None:
+        import pandas as pd
+
+        logged = pd.concat([ra.log, rb.log], ignore_index=True)
+        logged["item_id"] = logged["item_id"].astype(str)
+        logged["user_id"] = logged["user_id"].astype(str)
+        with open_store(db) as store:
+            store.write("simulated_events", pa.Table.from_pandas(logged, preserve_index=False), mode="replace")
+    return result
