@@ -203,18 +203,25 @@ class Hybrid(HistoryRecommender):
     def new_items(self) -> np.ndarray:
         """Items that may take the new-item path when the whole catalog is ranked.
 
-        An item without events is new when its launch date is unknown or within the last
-        ``item_age_cutoff_days`` (a setting) before the latest event. One launched long ago that nobody
-        has touched since is not new but unwanted, and one launched after the latest event is not on
-        sale yet; both stay out unless a caller lists them (``items=``). On the demo shop, where a third
-        of the catalog had no events, letting every such item in filled 80 % of the lists with them.
+        An item without events is new when it has a title or description (the new-item model has little
+        else to go on) and its launch date is unknown or within the last ``item_age_cutoff_days`` (a
+        setting) before the latest event. One launched long ago that nobody has touched since is not new but unwanted,
+        and one launched after the latest event is not on sale yet; all of these stay out unless a caller
+        lists them (``items=``). On the demo shop, where a third of the catalog had no events, letting
+        every such item in filled 80 % of the lists with them; on Taobao (ids only, no text) the
+        new-item path halved NDCG@10 (0.090 without it, 0.044 with it).
         """
         launched = pd.to_datetime(self.data_.items["launched_at"], errors="coerce").to_numpy("datetime64[s]")
         now = np.datetime64(self.history_.now, "s")
         age_days = (now - launched).astype("timedelta64[s]").astype(np.float64) / 86400.0
         known = ~np.isnat(launched)
         limit = get_settings().item_age_cutoff_days
-        return ~known | ((age_days >= 0) & (age_days <= limit))
+        items = self.data_.items
+        has_text = np.zeros(len(items), dtype=bool)
+        for col in ("title", "description"):  # a category or brand alone says too little
+            v = items[col].astype("string").str.strip()
+            has_text |= (v.notna() & (v != "")).to_numpy(dtype=bool)
+        return has_text & (~known | ((age_days >= 0) & (age_days <= limit)))
 
     def similar_items(self, item_ids: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Reciprocal-rank fusion of co-visitation, ALS and content neighbours (content alone for new items)."""
