@@ -215,6 +215,40 @@ def experiments(request: Request) -> Response:
     return _json({"experiments": queries.experiments(request.app.state.store)})
 
 
+# --- search and the shop assistant ------------------------------------------------------------------
+
+class AskIn(BaseModel):
+    """A shopper's question, optionally about one item."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "question": "does the gift card expire?", "item_id": "i1001"}})
+
+    question: str = Field(min_length=1, max_length=1000)
+    item_id: str | None = Field(None, pattern=ID)
+
+
+@router.get("/v1/search", tags=["search"], dependencies=[Depends(read_scope)],
+            summary="Product search: BM25, character n-grams (typos) and embeddings, fused, re-ranked by behaviour")
+def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+           k: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
+    from ..service import search as search_service
+
+    if not q.strip():
+        raise InputError("the query is empty", field="q")
+    hits = search_service.search(request.app.state.store, q, k)
+    return _json({"query": q, "items": hits, "model_version": request.app.state.models.current.version})
+
+
+@router.post("/v1/ask", tags=["search"], dependencies=[Depends(read_scope)],
+             summary="Extractive answers from the catalogue and reviews, with their sources; says when there is none")
+def ask(request: Request, body: AskIn) -> Response:
+    from ..service import assistant as assistant_service
+
+    if not body.question.strip():
+        raise InputError("the question is empty", field="question")
+    return _json(assistant_service.ask(request.app.state.store, body.question, item_id=body.item_id))
+
+
 # --- events -----------------------------------------------------------------------------------------
 
 _EVENTS_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
