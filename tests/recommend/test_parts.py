@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -170,3 +171,78 @@ def test_hybrid_new_item_path_and_probability_scale(tiny, tiny_emb):
     assert set(listed) == {"m_new", "s_new"} and np.isfinite(scores).all()
     for cal in (model.calibration_, model.cold_.calibration_):
         assert 0.0 < cal["prior"] <= 1.0
+
+
+def test_code_neighbours_are_the_nearest_warm_ids_on_each_side():
+    from shelfwise.recommend.cold import _code_neighbours
+
+    ids = np.array(["85123A", "85123B", "85124", "85125", "20", "21B", "22"], dtype=object)
+    warm = np.array([True, False, True, False, True, False, True])
+    nb = _code_neighbours(ids, warm, 1).toarray()
+    # id order: 20, 21B, 22, 85123A, 85123B, 85124, 85125
+    assert set(np.flatnonzero(nb[1])) == {0, 2}  # 85123B: its sibling 85123A and the next code 85124
+    assert set(np.flatnonzero(nb[5])) == {4, 6}  # 21B: 20 and 22
+    assert set(np.flatnonzero(nb[3])) == {2}  # 85125: last id, nothing after it
+    assert not nb[warm].any()  # only new items have rows
+    rng = np.random.default_rng(0)
+    ids = np.array([f"{rng.integers(100, 999)}{rng.choice(['', 'A', 'b'])}" for _ in range(400)], dtype=object)
+    ids = np.unique(ids)
+    warm = rng.random(len(ids)) < 0.6
+    order = np.argsort([i.lower() for i in ids], kind="stable")
+    warm_at = [p for p in range(len(ids)) if warm[order[p]]]
+    expected = np.zeros((len(ids), len(ids)))
+    for p in range(len(ids)):
+        if not warm[order[p]]:
+            before = [q for q in warm_at if q < p][-3:]
+            after = [q for q in warm_at if q > p][:3]
+            expected[order[p], order[before + after]] = 1
+    assert np.array_equal(_code_neighbours(ids, warm, 3).toarray(), expected)
+
+
+def test_cold_text_and_code_features_match_references(tiny, tiny_emb):
+    """The TF-IDF profile features (log1p counts of the whole history, word 1-2-grams) and the
+    code-neighbour features, against per-user loops."""
+    from shelfwise.recommend.cold import _C, ColdItems
+    from shelfwise.recommend.itemknn import INTEREST_WEIGHTS
+
+    model = ColdItems(embeddings=tiny_emb, rounds=20).fit(tiny)
+    items = np.flatnonzero(~model.stats_.has_events)
+    assert len(items) > 0
+    users = np.arange(min(12, len(tiny.user_ids)))
+    f = model._pair_features(model.history_, users, tiny.user_ids[users], items)
+    vec = model.bigrams_.toarray()
+    code_nb = model.code_nb_.toarray()
+    ev = tiny.events
+    pop = np.nan_to_num(model.stats_.values["i_pop30"])
+    for r, u in enumerate(users):
+        mine = ev[ev.user_idx == u]
+        counts = np.zeros(tiny.n_items)
+        for e in mine.itertuples():
+            counts[e.item_idx] += INTEREST_WEIGHTS.get(e.event, 0.0)
+        bought = np.flatnonzero(counts > 0)
+        profile = np.log1p(counts) @ vec
+        norm = np.linalg.norm(profile)
+        expected = vec[items] @ profile / norm if norm > 0 else np.zeros(len(items))
+        np.testing.assert_allclose(f[r, :, _C["c_bigrams"]], expected, atol=1e-5)
+        if len(bought):
+            sims = vec[bought] @ vec[items].T
+            np.testing.assert_allclose(f[r, :, _C["c_bigrams_max"]], sims.max(axis=0), atol=1e-5)
+            np.testing.assert_allclose(f[r, :, _C["c_bigrams_mean"]], sims.mean(axis=0), atol=1e-5)
+        np.testing.assert_allclose(f[r, :, _C["c_code_user"]], (counts > 0) @ code_nb[items].T, atol=1e-6)
+        ids = [str(i).lower() for i in tiny.item_ids]
+        lcp = [max((len(os.path.commonprefix([ids[c], ids[b]])) for b in bought), default=0) for c in items]
+        np.testing.assert_allclose(f[r, :, _C["c_code_prefix"]], np.maximum(np.array(lcp) - 2, 0))
+    w = np.maximum(code_nb[items].sum(axis=1), 1e-9)
+    np.testing.assert_allclose(f[0, :, _C["i_code_pop30"]], code_nb[items] @ pop / w, rtol=1e-5)
+
+
+def test_id_prefix_overlap_is_the_common_prefix_length():
+    from shelfwise.recommend.cold import _id_prefixes
+
+    ids = np.array(["85123A", "85123b", "85124", "99", "851", "22"], dtype=object)
+    p = _id_prefixes(ids)
+    shared = (p @ p.T).toarray()
+    low = [i.lower() for i in ids]
+    expected = [[max(len(os.path.commonprefix([a, b])) - 2, 0) for b in low] for a in low]
+    assert np.array_equal(shared, expected)
+    assert shared[0, 1] == 3 and shared[0, 2] == 2 and shared[0, 3] == 0  # 85123, 8512 / 851

@@ -2,7 +2,9 @@
 
 An item nobody has bought can still be placed: its sentence embedding and its character n-grams say
 how close it is to what the user bought, its price and category say whether it fits the user's usual
-basket, and the sales of its nearest text neighbours say how well items like it sell. A LightGBM
+basket, and the sales of its nearest text neighbours say how well items like it sell. Its id says
+more than one would think: shops number products by family, so the items next to it in id order
+(and the items sharing a long id prefix with what the user bought) are often its siblings. A LightGBM
 ranker weighs these. It is trained by simulation inside the training data: a random ``cold_share`` of
 the items lose their events before the cut, and the model learns which of them the users bought after.
 """
@@ -28,7 +30,9 @@ from .similarity import dense_top_n, load_sparse, save_sparse
 
 log = get_logger(__name__)
 
-FEATURES = ("c_profile", "c_tfidf", "c_tfidf_max", "c_words", "c_words_max", "c_max_sim", "c_nb_user", "c_nb_user_decay", "i_nb_pop",
+FEATURES = ("c_profile", "c_tfidf", "c_tfidf_max", "c_words", "c_words_max", "c_max_sim",
+            "c_bigrams", "c_bigrams_max", "c_bigrams_mean", "c_bigrams_rel", "c_tfidf_all",
+            "c_code_user", "c_code_prefix", "i_code_pop", "i_code_pop30", "c_nb_user", "c_nb_user_decay", "i_nb_pop",
             "i_nb_pop30", "i_nb_buyers", "i_nb_repeat", "i_nb_sim", "i_log_price", "ui_price_gap", "ui_cat_share",
             "u_purchases", "u_items", "u_since_last")
 _C = {name: j for j, name in enumerate(FEATURES)}
@@ -37,6 +41,11 @@ LGBM_PARAMS: dict[str, Any] = {
     "metric": "ndcg", "eval_at": [10], "learning_rate": 0.05, "num_leaves": 31,
     "min_data_in_leaf": 100, "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
 }
+
+
+#: warm items on each side of a new item in item-id order that count as its code neighbours (on the
+#: Online Retail validation window, inside the training data, 1 did better than 2, 3, 4 or 8)
+CODE_NEIGHBOURS = 1
 
 
 class ColdItems(HistoryRecommender):
@@ -64,6 +73,8 @@ class ColdItems(HistoryRecommender):
         texts = item_texts(data)
         self.tfidf_ = _tfidf(texts, "char_wb")
         self.words_ = _tfidf(texts, "word")
+        self.bigrams_ = _tfidf(texts, "word", (1, 2), min_df=1)
+        self.prefixes_ = _id_prefixes(data.item_ids)
         self.booster_, self.calibration_, self.train_report_ = self._train(data)
         self._prepare(data, self.history_)
 
@@ -71,6 +82,7 @@ class ColdItems(HistoryRecommender):
         """Item-level state for serving: which items are cold, and their text neighbours among warm ones."""
         self.stats_ = ItemStats.compute(data, history, np.any(self.emb_ != 0, axis=1))
         self.nb_ = self._neighbours(self.stats_.has_events)
+        self.code_nb_ = _code_neighbours(data.item_ids, self.stats_.has_events, CODE_NEIGHBOURS)
         self._side = None
 
     def _neighbours(self, warm: np.ndarray) -> sp.csr_matrix:
@@ -178,8 +190,15 @@ class ColdItems(HistoryRecommender):
             "sims": np.ascontiguousarray((self.emb_[items] @ self.emb_.T).T),
             "tf_sims": (self.tfidf_ @ self.tfidf_[items].T).toarray(),
             "w_sims": (self.words_ @ self.words_[items].T).toarray(),
+            "bigrams": self.bigrams_[items].T.tocsc(),
+            "b_sims": (self.bigrams_ @ self.bigrams_[items].T).toarray(),
             "nb": nb.T.tocsc(), "nb_sim": weight / max(self.neighbours, 1),
+            "code_nb": self.code_nb_[items].T.tocsc(), "prefixes": self.prefixes_[items].T.tocsc(),
         }
+        code_nb = self.code_nb_[items]
+        code_w = np.maximum(np.asarray(code_nb.sum(axis=1)).ravel(), 1e-9)
+        side["i_code_pop"] = code_nb @ np.nan_to_num(self.stats_.values["i_pop_all"]) / code_w
+        side["i_code_pop30"] = code_nb @ np.nan_to_num(self.stats_.values["i_pop30"]) / code_w
         v = self.stats_.values
         for feature, name in (("i_nb_pop", "i_pop_all"), ("i_nb_pop30", "i_pop30"), ("i_nb_buyers", "i_buyers"),
                               ("i_nb_repeat", "i_repeat_rate")):
@@ -196,21 +215,40 @@ class ColdItems(HistoryRecommender):
         interest = history.matrix(rows, INTEREST_WEIGHTS, 60.0)
         bought = history.matrix(rows, INTEREST_WEIGHTS, binary=True)
         decayed = history.matrix(rows, {"purchase": 1.0}, 60.0)
+        # the whole history, counts damped by log1p and no decay: the profile a plain TF-IDF model uses
+        counts = history.matrix(rows, INTEREST_WEIGHTS)
+        counts.data = np.log1p(counts.data)
         f = np.full((n_u, n_c, len(FEATURES)), np.nan, dtype=np.float32)
         f[:, :, _C["c_profile"]] = user_profiles(interest, self.emb_) @ side["emb"].T
         f[:, :, _C["c_tfidf"]] = (_normalise_rows(interest @ self.tfidf_) @ side["tfidf"]).toarray()
         f[:, :, _C["c_words"]] = (_normalise_rows(bought @ self.words_) @ side["words"]).toarray()
+        peer = (_normalise_rows(counts @ self.bigrams_) @ side["bigrams"]).toarray()
+        f[:, :, _C["c_bigrams"]] = peer
+        # relative to the user's best new item: trees split on one threshold for every user
+        top = peer.max(axis=1, keepdims=True)
+        f[:, :, _C["c_bigrams_rel"]] = np.divide(peer, top, out=np.zeros_like(peer), where=top > 0)
+        f[:, :, _C["c_tfidf_all"]] = (_normalise_rows(counts @ self.tfidf_) @ side["tfidf"]).toarray()
         for r in range(n_u):
             mine = bought.indices[bought.indptr[r]:bought.indptr[r + 1]]
             if len(mine):
                 f[r, :, _C["c_tfidf_max"]] = side["tf_sims"][mine].max(axis=0)
                 f[r, :, _C["c_words_max"]] = side["w_sims"][mine].max(axis=0)
                 f[r, :, _C["c_max_sim"]] = side["sims"][mine].max(axis=0)
+                b = side["b_sims"][mine]
+                f[r, :, _C["c_bigrams_max"]] = b.max(axis=0)
+                f[r, :, _C["c_bigrams_mean"]] = b.mean(axis=0)
         f[:, :, _C["c_nb_user"]] = (bought @ side["nb"]).toarray()
         f[:, :, _C["c_nb_user_decay"]] = (decayed @ side["nb"]).toarray()
         for feature in ("i_nb_pop", "i_nb_pop30", "i_nb_buyers", "i_nb_repeat"):
             f[:, :, _C[feature]] = side[feature][None, :]
         f[:, :, _C["i_nb_sim"]] = side["nb_sim"][None, :]
+        f[:, :, _C["c_code_user"]] = (bought @ side["code_nb"]).toarray()
+        # prefixes nested, so the count of shared ones is the longest common id prefix with a bought item
+        mine = (bought @ self.prefixes_).tocsr()
+        mine.data[:] = 1.0
+        f[:, :, _C["c_code_prefix"]] = (mine @ side["prefixes"]).toarray()
+        f[:, :, _C["i_code_pop"]] = side["i_code_pop"][None, :]
+        f[:, :, _C["i_code_pop30"]] = side["i_code_pop30"][None, :]
         v = self.stats_.values
         users = user_features(history, rows, self.stats_)
         lp = v["i_log_price"][items]
@@ -264,7 +302,10 @@ class ColdItems(HistoryRecommender):
         save_arrays(directory, embeddings=self.emb_)
         save_sparse(directory, "tfidf", self.tfidf_)
         save_sparse(directory, "words", self.words_)
+        save_sparse(directory, "bigrams", self.bigrams_)
+        save_sparse(directory, "id_prefixes", self.prefixes_)
         save_sparse(directory, "neighbours", self.nb_)
+        save_sparse(directory, "code_neighbours", self.code_nb_)
         self.stats_.save(directory / "item_stats")
         if self.booster_ is not None:
             self.booster_.save_model(str(directory / "ranker.txt"), num_iteration=self.booster_.best_iteration)
@@ -278,7 +319,10 @@ class ColdItems(HistoryRecommender):
         self.emb_ = load_array(directory, "embeddings")
         self.tfidf_ = load_sparse(directory, "tfidf")
         self.words_ = load_sparse(directory, "words")
+        self.bigrams_ = load_sparse(directory, "bigrams")
+        self.prefixes_ = load_sparse(directory, "id_prefixes")
         self.nb_ = load_sparse(directory, "neighbours")
+        self.code_nb_ = load_sparse(directory, "code_neighbours")
         self.stats_ = ItemStats.load(directory / "item_stats")
         self._side = None
         model = directory / "ranker.txt"
@@ -287,19 +331,62 @@ class ColdItems(HistoryRecommender):
         self.calibration_, self.train_report_ = meta["calibration"], meta["train_report"]
 
 
-def _tfidf(texts: list[str], analyzer: str) -> sp.csr_matrix:
-    """TF-IDF of item texts, rows L2-normed: ``char_wb`` n-grams (robust to plurals and codes) or words."""
+def _tfidf(texts: list[str], analyzer: str, grams: tuple[int, int] | None = None, min_df: int = 2) -> sp.csr_matrix:
+    """TF-IDF of item texts, rows L2-normed: ``char_wb`` n-grams (robust to plurals and codes) or words.
+
+    ``grams`` defaults to 3-5 characters or single words; word 1-2-grams with ``min_df=1`` are what a
+    plain TF-IDF content model uses, and on short product names they are the strongest single signal.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     if not any(texts):
         return sp.csr_matrix((len(texts), 1), dtype=np.float32)
-    grams = (3, 5) if analyzer == "char_wb" else (1, 1)
-    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=grams, min_df=2, sublinear_tf=True, dtype=np.float32)
+    grams = grams or ((3, 5) if analyzer == "char_wb" else (1, 1))
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=grams, min_df=min_df, sublinear_tf=True, dtype=np.float32)
     try:
         return vec.fit_transform([t.lower() for t in texts]).tocsr()
     except ValueError:  # every n-gram is unique (a tiny catalog): keep them all
         vec.set_params(min_df=1)
         return vec.fit_transform([t.lower() for t in texts]).tocsr()
+
+
+def _code_neighbours(item_ids: np.ndarray, warm: np.ndarray, per_side: int) -> sp.csr_matrix:
+    """Rows of cold items: the ``per_side`` nearest warm items before and after them in item-id order.
+
+    Many shops number their products by family (85123A and 85123B are one product in two colours;
+    codes issued together are one season's range), so the ids next to a new one often name its
+    siblings. Where ids carry no such meaning the features built on this are noise the ranker learns
+    to ignore.
+    """
+    n = len(item_ids)
+    order = np.argsort(np.array([str(i).lower() for i in item_ids], dtype=object), kind="stable")
+    warm_sorted = warm[order]
+    warm_pos = np.flatnonzero(warm_sorted)  # positions (in id order) of warm items
+    cold_pos = np.flatnonzero(~warm_sorted)
+    if len(warm_pos) == 0 or len(cold_pos) == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    at = np.searchsorted(warm_pos, cold_pos)  # the first warm item after each cold one
+    rows, cols = [], []
+    for offset in range(-per_side, per_side):
+        k = at + offset
+        ok = (k >= 0) & (k < len(warm_pos))
+        rows.append(order[cold_pos[ok]])
+        cols.append(order[warm_pos[k[ok]]])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, n))
+
+
+def _id_prefixes(item_ids: np.ndarray, shortest: int = 3) -> sp.csr_matrix:
+    """(items, prefixes) 0/1: every prefix of at least ``shortest`` characters of each (lower-cased) id."""
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, item in enumerate(item_ids):
+        text = str(item).lower()
+        for end in range(shortest, len(text) + 1):
+            rows.append(i)
+            cols.append(vocab.setdefault(text[:end], len(vocab)))
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                         shape=(len(item_ids), max(len(vocab), 1)))
 
 
 def _normalise_rows(m: sp.csr_matrix) -> sp.csr_matrix:
