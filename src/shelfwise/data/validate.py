@@ -6,6 +6,8 @@ in about a second. Every rule of SHOP_FORMAT.md that concerns a single row lives
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass
 
 import duckdb
@@ -62,13 +64,28 @@ def _typed(col: Column) -> str:
 
 def _problems(col: Column) -> list[str]:
     """SQL expressions, each the reason text when the row breaks one rule for this column, else NULL."""
-    v = _value(col)
+    return rule_problems(col, _value(col), _lit)
+
+
+def rule_problems(col: Column, v: str, lit: Callable[[str], str]) -> list[str]:
+    """The SHOP_FORMAT row rules for one column as SQL CASE expressions: the reason text, or NULL.
+
+    ``v`` is the column's raw (trimmed, NULL-when-empty) value expression and ``lit`` quotes a string
+    literal in the target dialect; the typed value is the column ``t_<name>``. The embedded DuckDB
+    validation and the Spark ingest (:mod:`shelfwise.engines.spark_ingest`) both build their checks
+    here, so the two engines reject the same rows with the same reasons.
+    """
     t = f"t_{col.name}"
     name = col.name
+    qn = f"'{name}'"
     out: list[str] = []
     if col.required and not col.nullable:
-        out.append(f"CASE WHEN {v} IS NULL THEN 'missing required value in column ''{name}''' END")
+        out.append(f"CASE WHEN {v} IS NULL THEN {lit(f'missing required value in column {qn}')} END")
     shown = f"left({v}, 60)"
+
+    def reason(before: str, after: str) -> str:
+        return f"concat({lit(before)}, {shown}, {lit(after)})"
+
     parse_word = {
         Kind.TIMESTAMP: "a timestamp (ISO 8601 or Unix epoch seconds)",
         Kind.NUMBER: "a number", Kind.PRICE: "a number", Kind.PROBABILITY: "a number",
@@ -76,19 +93,19 @@ def _problems(col: Column) -> list[str]:
     }.get(col.kind)
     if parse_word:
         out.append(f"CASE WHEN {v} IS NOT NULL AND {t} IS NULL THEN "
-                   f"'cannot parse ' || {shown} || ' in column ''{name}'' as {parse_word}' END")
+                   f"{reason('cannot parse ', f' in column {qn} as {parse_word}')} END")
     if col.kind is Kind.PRICE:
-        out.append(f"CASE WHEN {t} < 0 THEN 'negative price ' || {shown} || ' in column ''{name}''' END")
+        out.append(f"CASE WHEN {t} < 0 THEN {reason('negative price ', f' in column {qn}')} END")
     if col.kind is Kind.POSITION:
-        out.append(f"CASE WHEN {t} < 1 THEN 'position ' || {shown} || ' is not a 1-based slot' END")
+        out.append(f"CASE WHEN {t} < 1 THEN {reason('position ', ' is not a 1-based slot')} END")
     if col.kind is Kind.PROBABILITY:
-        out.append(f"CASE WHEN {t} <= 0 OR {t} > 1 THEN 'propensity ' || {shown} || ' is not in (0, 1]' END")
+        out.append(f"CASE WHEN {t} <= 0 OR {t} > 1 THEN {reason('propensity ', ' is not in (0, 1]')} END")
     if col.kind is Kind.RATING:
-        out.append(f"CASE WHEN {t} < 1 OR {t} > 5 THEN 'rating ' || {shown} || ' is not between 1 and 5' END")
+        out.append(f"CASE WHEN {t} < 1 OR {t} > 5 THEN {reason('rating ', ' is not between 1 and 5')} END")
     if col.kind is Kind.EVENT:
-        allowed = ", ".join(_lit(e) for e in EVENT_TYPES)
+        allowed = ", ".join(lit(e) for e in EVENT_TYPES)
         out.append(f"CASE WHEN {v} IS NOT NULL AND {t} NOT IN ({allowed}) THEN "
-                   f"'unknown event type ' || {shown} || ' (expected one of {'/'.join(EVENT_TYPES)})' END")
+                   f"{reason('unknown event type ', f' (expected one of {chr(47).join(EVENT_TYPES)})')} END")
     return out
 
 

@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 
 from ..data.ingest import _ORDER, shop_files
 from ..data.readers import _check_header
-from ..data.schema import EVENT_TYPES, TABLES, Column, Kind, TableSpec
+from ..data.schema import TABLES, Column, Kind, TableSpec
 from ..data.store.base import LoadResult, Store
-from ..data.validate import _MAX_EPOCH, Validated
+from ..data.validate import _MAX_EPOCH, Validated, rule_problems
 from ..errors import SchemaError
 from ..logs import get_logger
 from ..progress import task
@@ -84,36 +84,8 @@ def _typed(col: Column) -> str:
 
 
 def _problems(col: Column) -> list[str]:
-    """The Spark twin of validate._problems: the same reason texts, NULL when the rule holds."""
-    v = _value(col)
-    t = f"t_{col.name}"
-    name = col.name
-    out: list[str] = []
-    if col.required and not col.nullable:
-        out.append(f"CASE WHEN {v} IS NULL THEN {_lit(f'missing required value in column {chr(39)}{name}{chr(39)}')} END")
-    shown = f"left({v}, 60)"
-    parse_word = {
-        Kind.TIMESTAMP: "a timestamp (ISO 8601 or Unix epoch seconds)",
-        Kind.NUMBER: "a number", Kind.PRICE: "a number", Kind.PROBABILITY: "a number",
-        Kind.RATING: "a number", Kind.POSITION: "a whole number",
-    }.get(col.kind)
-    qn = f"'{name}'"
-    if parse_word:
-        out.append(f"CASE WHEN {v} IS NOT NULL AND {t} IS NULL THEN "
-                   f"concat('cannot parse ', {shown}, {_lit(f' in column {qn} as {parse_word}')}) END")
-    if col.kind is Kind.PRICE:
-        out.append(f"CASE WHEN {t} < 0 THEN concat('negative price ', {shown}, {_lit(f' in column {qn}')}) END")
-    if col.kind is Kind.POSITION:
-        out.append(f"CASE WHEN {t} < 1 THEN concat('position ', {shown}, ' is not a 1-based slot') END")
-    if col.kind is Kind.PROBABILITY:
-        out.append(f"CASE WHEN {t} <= 0 OR {t} > 1 THEN concat('propensity ', {shown}, ' is not in (0, 1]') END")
-    if col.kind is Kind.RATING:
-        out.append(f"CASE WHEN {t} < 1 OR {t} > 5 THEN concat('rating ', {shown}, ' is not between 1 and 5') END")
-    if col.kind is Kind.EVENT:
-        allowed = ", ".join(_lit(e) for e in EVENT_TYPES)
-        out.append(f"CASE WHEN {v} IS NOT NULL AND {t} NOT IN ({allowed}) THEN "
-                   f"concat('unknown event type ', {shown}, {_lit(f' (expected one of {chr(47).join(EVENT_TYPES)})')}) END")
-    return out
+    """The same rules and reason texts as the embedded validation, in Spark SQL."""
+    return rule_problems(col, _value(col), _lit)
 
 
 def _with_lines(df: Any) -> Any:
