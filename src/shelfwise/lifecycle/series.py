@@ -92,6 +92,19 @@ def refresh_sales_series(store: Store) -> dict[str, int]:
                sum(revenue) AS revenue, sum(purchase_lines) AS purchase_lines
         FROM sales_daily GROUP BY ALL ORDER BY item_id, period_start""")
     counts["sales_weekly"] = store.write("sales_weekly", weekly)
+    counts.update(write_category_series(store))
+    write_series_meta(store, fp)
+    log.info("sales series refreshed: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return counts
+
+
+def write_category_series(store: Store) -> dict[str, int]:
+    """Per-category sums of the stored item series (``sales_category_daily`` / ``_weekly``).
+
+    Derived from ``sales_daily`` and ``sales_weekly`` whichever engine built them (the Spark engine
+    calls this after loading its item series), so categories are summed one way only.
+    """
+    counts: dict[str, int] = {}
     for period, table in (("day", "sales_daily"), ("period_start", "sales_weekly")):
         out = f"sales_category_{'daily' if period == 'day' else 'weekly'}"
         cat = store.query(f"""
@@ -102,12 +115,16 @@ def refresh_sales_series(store: Store) -> dict[str, int]:
                  USING (item_id)
             GROUP BY ALL ORDER BY 1, 2""")
         counts[out] = store.write(out, cat)
-    meta = pa.table({"n_events": [fp["n_events"]], "last_event": pa.array([fp["last_event"]], pa.timestamp("us")),
-                     "first_event": pa.array([fp["first_event"]], pa.timestamp("us")),
-                     "refreshed_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us"))})
-    store.write(META_TABLE, meta)
-    log.info("sales series refreshed: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return counts
+
+
+def write_series_meta(store: Store, fp: dict[str, Any] | None = None) -> None:
+    """Record which events the stored series were built from (``sales_series_meta``)."""
+    fp = fp or _events_fingerprint(store)
+    store.write(META_TABLE, pa.table({
+        "n_events": [fp["n_events"]], "last_event": pa.array([fp["last_event"]], pa.timestamp("us")),
+        "first_event": pa.array([fp["first_event"]], pa.timestamp("us")),
+        "refreshed_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us"))}))
 
 
 def _dense_daily_sql() -> str:

@@ -149,28 +149,8 @@ def refresh_series(db: str | None = None, engine: str | None = None, out_dir: st
             P.build_aggregates(eng, params, now, work / "aggregates", names=("sales_daily", "sales_weekly"))
         counts = {"sales_daily": P.load_into_store(store, "sales_daily", work / "aggregates" / "sales_daily"),
                   "sales_weekly": P.load_into_store(store, "sales_weekly", work / "aggregates" / "sales_weekly")}
-        counts.update(_category_series(store, S.NO_CATEGORY))
-        fp = S._events_fingerprint(store)
-        store.write(S.META_TABLE, pa.table({
-            "n_events": [fp["n_events"]], "last_event": pa.array([fp["last_event"]], pa.timestamp("us")),
-            "first_event": pa.array([fp["first_event"]], pa.timestamp("us")),
-            "refreshed_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us"))}))
-    return counts
-
-
-def _category_series(store: Store, none: str) -> dict[str, int]:
-    """Per-category sums of the stored item series (small: categories x periods), as the lifecycle's refresh."""
-    counts = {}
-    for period, table in (("day", "sales_daily"), ("period_start", "sales_weekly")):
-        out = f"sales_category_{'daily' if period == 'day' else 'weekly'}"
-        cat = store.query(f"""
-            SELECT coalesce(nullif(trim(i.category), ''), '{none}') AS category, s.{period},
-                   count(DISTINCT s.item_id) AS items, sum(s.units) AS units, sum(s.returned) AS returned,
-                   sum(s.net_units) AS net_units, sum(s.revenue) AS revenue
-            FROM {table} s LEFT JOIN (SELECT item_id, any_value(category) AS category FROM all_items GROUP BY 1) i
-                 USING (item_id)
-            GROUP BY ALL ORDER BY 1, 2""")
-        counts[out] = store.write(out, cat)
+        counts.update(S.write_category_series(store))
+        S.write_series_meta(store)
     return counts
 
 
