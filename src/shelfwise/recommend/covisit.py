@@ -8,16 +8,14 @@ user's recent items.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .generator import HistoryRecommender
 from .history import DAY, to_seconds
-from .similarity import load_sparse, save_sparse, sparse_scores, top_n_per_row
+from .similarity import ItemSimilarityRecommender, sparse_scores, top_n_per_row
 
 BASKET_WEIGHTS: dict[str, float] = {"purchase": 1.0, "cart": 0.6, "favorite": 0.4, "click": 0.2, "view": 0.2}
 
@@ -59,7 +57,7 @@ def covisitation(events: pd.DataFrame, n_items: int, now: int, weights: dict[str
     return c
 
 
-class CoVisit(HistoryRecommender):
+class CoVisit(ItemSimilarityRecommender):
     """Co-visitation neighbours (top ``neighbours`` per item), normalised like an asymmetric cosine."""
 
     name: ClassVar[str] = "covisit"
@@ -82,14 +80,3 @@ class CoVisit(HistoryRecommender):
     def _score(self, user_idx: np.ndarray, user_ids: np.ndarray) -> np.ndarray:
         h = self.history_.matrix(self._rows(user_idx, user_ids), BASKET_WEIGHTS, self.user_half_life_days)
         return sparse_scores(h, self.sim_)
-
-    def _item_scores(self, item_idx: np.ndarray) -> np.ndarray:
-        s = self.sim_[item_idx].toarray().astype(np.float64)
-        s[s == 0] = -np.inf
-        return s
-
-    def save_state(self, directory: Path) -> None:
-        save_sparse(directory, "sim", self.sim_)
-
-    def load_state(self, directory: Path) -> None:
-        self.sim_ = load_sparse(directory, "sim")

@@ -7,18 +7,16 @@ score too, which in repeat-purchase shops is most of the signal.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .generator import HistoryRecommender
-from .similarity import load_sparse, save_sparse, sparse_scores, top_n_per_row
+from .similarity import ItemSimilarityRecommender, sparse_scores, top_n_per_row
 
 INTEREST_WEIGHTS: dict[str, float] = {"purchase": 1.0, "cart": 0.5, "favorite": 0.5, "click": 0.2, "view": 0.2}
 
 
-class ItemKNN(HistoryRecommender):
+class ItemKNN(ItemSimilarityRecommender):
     """Cosine item-item similarity on the binary user x item matrix, ``neighbours`` kept per item."""
 
     name: ClassVar[str] = "itemknn"
@@ -49,14 +47,3 @@ class ItemKNN(HistoryRecommender):
         h = self.history_.matrix(self._rows(user_idx, user_ids), INTEREST_WEIGHTS, self.user_half_life_days,
                                  binary=self.user_half_life_days is None)
         return sparse_scores(h, self.sim_)
-
-    def _item_scores(self, item_idx: np.ndarray) -> np.ndarray:
-        s = self.sim_[item_idx].toarray().astype(np.float64)
-        s[s == 0] = -np.inf
-        return s
-
-    def save_state(self, directory: Path) -> None:
-        save_sparse(directory, "sim", self.sim_)
-
-    def load_state(self, directory: Path) -> None:
-        self.sim_ = load_sparse(directory, "sim")

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..artifacts import load_array, save_arrays
+from .generator import HistoryRecommender
 
 
 def top_n_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
@@ -58,3 +59,24 @@ def sparse_scores(user_items: sp.csr_matrix, sim: sp.csr_matrix) -> np.ndarray:
     coo = s.tocoo()
     out[coo.row, coo.col] = coo.data
     return out
+
+
+class ItemSimilarityRecommender(HistoryRecommender):
+    """A history recommender whose fitted state is one sparse item-item similarity matrix ``sim_``.
+
+    Subclasses learn ``sim_`` in ``fit`` and score users through it; similar items, saving and
+    loading then follow from the matrix alone, the same way for every such model.
+    """
+
+    sim_: sp.csr_matrix
+
+    def _item_scores(self, item_idx: np.ndarray) -> np.ndarray:
+        s = self.sim_[item_idx].toarray().astype(np.float64)
+        s[s == 0] = -np.inf
+        return s
+
+    def save_state(self, directory: Path) -> None:
+        save_sparse(directory, "sim", self.sim_)
+
+    def load_state(self, directory: Path) -> None:
+        self.sim_ = load_sparse(directory, "sim")
