@@ -29,3 +29,53 @@ def store(tmp_path: Path):
     s = open_store(f"duckdb:///{tmp_path / 'shop.duckdb'}")
     yield s
     s.close()
+
+
+def _converted(base: Path, convert) -> Path:  # type: ignore[no-untyped-def]
+    """A store at ``base/shop.duckdb`` from the shop folder that ``convert(shop_dir)`` writes; built once."""
+    from shelfwise.data.ingest import ingest
+    from shelfwise.data.store import open_store
+
+    db = base / "shop.duckdb"
+    if not db.exists():
+        convert(base / "shop")
+        with open_store(str(db)) as st:
+            ingest(base / "shop", st)
+    return db
+
+
+#: the first rows of UCI Online Retail (about 2010-12-01 .. 2011-04): enough months for monthly refits
+RETAIL_HEAD_ROWS = 200_000
+
+
+@pytest.fixture(scope="session")
+def retail_head_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A store of the first ~5 months of Online Retail (pricing and risk quality tests)."""
+    import gzip
+
+    from shelfwise.service.datasets import convert_dataset
+
+    base = tmp_path_factory.mktemp("online_retail_head")
+
+    def convert(shop: Path) -> None:
+        src = base / "src"
+        src.mkdir(parents=True, exist_ok=True)
+        with gzip.open(shared_data / "uci-online-retail" / "online_retail.csv.gz", "rt", encoding="utf-8") as fh, \
+                open(src / "online_retail_head.csv", "w", encoding="utf-8") as out:
+            for i, line in enumerate(fh):
+                if i > RETAIL_HEAD_ROWS:
+                    break
+                out.write(line)
+        convert_dataset("online-retail", src, shop, overwrite=True)
+
+    return _converted(base, convert)
+
+
+@pytest.fixture(scope="session")
+def gift_cards_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A store of the Amazon 2018 Gift_Cards category (search and assistant quality tests)."""
+    from shelfwise.service.datasets import convert_dataset
+
+    base = tmp_path_factory.mktemp("amazon_gift_cards")
+    return _converted(base, lambda shop: convert_dataset("amazon-2018", shared_data / "amazon-reviews-2018", shop,
+                                                         options={"category": "Gift_Cards"}, overwrite=True))
