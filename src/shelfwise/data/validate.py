@@ -6,8 +6,8 @@ in about a second. Every rule of SHOP_FORMAT.md that concerns a single row lives
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-
 from dataclasses import dataclass
 
 import duckdb
@@ -19,6 +19,23 @@ from .schema import EVENT_TYPES, SQL_TYPES, Column, Kind, TableSpec
 
 # Unix epoch seconds up to the year 9999; a larger number is not a plausible timestamp.
 _MAX_EPOCH = 253402300799
+
+_db: duckdb.DuckDBPyConnection | None = None
+_db_lock = threading.Lock()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """A fresh connection to one process-wide in-memory database.
+
+    Opening a database costs ~10 ms, a cursor on an open one ~0.2 ms; the API validates every small
+    batch of live events, so the database is opened once. Each call still gets its own connection
+    (cursor): temporary tables and registered Arrow views are private to it, and threads do not share one.
+    """
+    global _db
+    with _db_lock:
+        if _db is None:
+            _db = duckdb.connect(":memory:")
+        return _db.cursor()
 
 
 @dataclass
@@ -138,7 +155,7 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
     raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in raw.columns) + ")::VARCHAR"
     source = str(raw.path)
 
-    con = duckdb.connect(":memory:")
+    con = _connection()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("raw_in", data)
