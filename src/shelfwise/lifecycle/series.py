@@ -46,7 +46,7 @@ _DAILY_SPARSE = """
            count(DISTINCT user_id) FILTER (WHERE event = 'purchase') AS buyers
     FROM events
     WHERE event IN ('purchase', 'return') {cond}
-    GROUP BY ALL
+    GROUP BY item_id, CAST(timestamp AS DATE)
 """
 
 
@@ -87,10 +87,10 @@ def refresh_sales_series(store: Store) -> dict[str, int]:
     daily = store.query(_dense_daily_sql(), None) if fp["n_events"] else _empty_daily()
     counts["sales_daily"] = store.write("sales_daily", daily)
     weekly = store.query("""
-        SELECT item_id, CAST(date_trunc('week', day) AS DATE) AS period_start, count(*) AS days,
+        SELECT item_id, CAST(date_trunc('week', CAST(day AS TIMESTAMP)) AS DATE) AS period_start, count(*) AS days,
                sum(units) AS units, sum(returned) AS returned, sum(net_units) AS net_units,
                sum(revenue) AS revenue, sum(purchase_lines) AS purchase_lines
-        FROM sales_daily GROUP BY ALL ORDER BY item_id, period_start""")
+        FROM sales_daily GROUP BY 1, 2 ORDER BY item_id, period_start""")
     counts["sales_weekly"] = store.write("sales_weekly", weekly)
     counts.update(write_category_series(store))
     write_series_meta(store, fp)
@@ -111,9 +111,9 @@ def write_category_series(store: Store) -> dict[str, int]:
             SELECT coalesce(nullif(trim(i.category), ''), '{NO_CATEGORY}') AS category, s.{period},
                    count(DISTINCT s.item_id) AS items, sum(s.units) AS units, sum(s.returned) AS returned,
                    sum(s.net_units) AS net_units, sum(s.revenue) AS revenue
-            FROM {table} s LEFT JOIN (SELECT item_id, any_value(category) AS category FROM all_items GROUP BY 1) i
+            FROM {table} s LEFT JOIN (SELECT item_id, min(category) AS category FROM all_items GROUP BY 1) i
                  USING (item_id)
-            GROUP BY ALL ORDER BY 1, 2""")
+            GROUP BY 1, 2 ORDER BY 1, 2""")
         counts[out] = store.write(out, cat)
     return counts
 
@@ -138,7 +138,7 @@ def _dense_daily_sql() -> str:
         grid AS (
             SELECT st.item_id, CAST(g.day AS DATE) AS day
             FROM starts st, bounds b, generate_series(CAST(st.first_day AS TIMESTAMP), CAST(b.last_day AS TIMESTAMP),
-                                                      INTERVAL 1 DAY) AS g(day))
+                                                      INTERVAL '1 day') AS g(day))
         SELECT g.item_id, g.day, coalesce(s.units, 0) AS units, coalesce(s.returned, 0) AS returned,
                coalesce(s.units, 0) - coalesce(s.returned, 0) AS net_units, coalesce(s.revenue, 0) AS revenue,
                coalesce(s.purchase_lines, 0) AS purchase_lines, coalesce(s.buyers, 0) AS buyers

@@ -86,10 +86,10 @@ def _keep(store: Store, name: str, df: pd.DataFrame, as_of: date) -> None:
 def _item_attrs(store: Store) -> tuple[dict[str, str | None], dict[str, float | None]]:
     """Category and price per item; price falls back to the median purchase price when the catalog has none."""
     rows = store.query("""
-        SELECT a.item_id, any_value(a.category) AS category,
-               coalesce(any_value(a.price), any_value(e.price)) AS price
-        FROM all_items a LEFT JOIN (SELECT item_id, median(price) AS price FROM events
-                                    WHERE event = 'purchase' AND price > 0 GROUP BY 1) e USING (item_id)
+        SELECT a.item_id, min(a.category) AS category,
+               coalesce(min(a.price), min(e.price)) AS price
+        FROM all_items a LEFT JOIN (SELECT item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS price
+                                    FROM events WHERE event = 'purchase' AND price > 0 GROUP BY 1) e USING (item_id)
         GROUP BY a.item_id""").to_pylist()
     return ({r["item_id"]: r["category"] for r in rows}, {r["item_id"]: r["price"] for r in rows})
 

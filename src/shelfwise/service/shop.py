@@ -21,10 +21,7 @@ def ingest_shop(shop_dir: str | Path, db: str | None = None, refresh_series: boo
     with open_store(db) as store:
         result = ingest(shop_dir, store)
         added = sum(t.new for t in result.tables if t.table == "events")
-        if refresh_series and getattr(store, "dialect", "duckdb") != "duckdb":
-            log.warning("sales series are built with DuckDB SQL; on %s run the lifecycle commands from a "
-                        "DuckDB copy of the store (not yet supported on this backend)", store.dialect)
-        elif refresh_series and (added or not store.has_table("sales_daily")):
+        if refresh_series and (added or not store.has_table("sales_daily")):
             from ..lifecycle.series import refresh_sales_series
 
             refresh_sales_series(store)
