@@ -57,3 +57,23 @@ def test_a_quiet_shop_has_no_alerts(make_shop) -> None:
     with open_store(make_shop(rows)) as store:
         df = all_alerts(store, load_panel(store, AS_OF, "W"), AlertRules(days=28))
     assert df.empty, df[["kind", "item_id", "message"]].to_string()
+
+
+def test_alerts_are_the_same_on_postgresql(make_shop, pg_store_url) -> None:
+    """The alert SQL is portable: a PostgreSQL store of the same shop raises the same alerts."""
+    from pathlib import Path
+
+    from shelfwise.data.ingest import ingest
+
+    url = make_shop(_events())
+    shop = Path(url.removeprefix("duckdb:///").removesuffix(".duckdb"))
+    frames = {}
+    for name, target in (("duckdb", url), ("postgresql", pg_store_url)):
+        with open_store(target) as store:
+            if name == "postgresql":
+                ingest(shop, store)
+            frames[name] = all_alerts(store, load_panel(store, AS_OF, "W"), AlertRules(days=28))
+    duck, pg = frames["duckdb"], frames["postgresql"]
+    assert len(duck) >= 4
+    assert list(zip(duck.kind, duck.item_id)) == list(zip(pg.kind, pg.item_id))
+    assert [json.loads(e) for e in duck.evidence] == [json.loads(e) for e in pg.evidence]

@@ -109,7 +109,8 @@ def bulk_alerts(store: Store, as_of: date, rules: AlertRules) -> list[dict[str, 
     start, end = _window(as_of, rules.days)
     rows = store.query("""
         WITH hist AS (
-            SELECT item_id, median(quantity) AS med, quantile_cont(quantity, 0.99) AS p99, count(*) AS n
+            SELECT item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS med,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY quantity) AS p99, count(*) AS n
             FROM events WHERE event = 'purchase' AND timestamp < ? GROUP BY 1),
         recent AS (
             SELECT item_id, user_id, order_id, timestamp, coalesce(quantity, 1) AS quantity,
@@ -117,7 +118,7 @@ def bulk_alerts(store: Store, as_of: date, rules: AlertRules) -> list[dict[str, 
             FROM events WHERE event = 'purchase' AND timestamp >= ? AND timestamp < ?)
         SELECT r.*, h.med, h.p99, h.n FROM recent r JOIN hist h USING (item_id)
         WHERE h.n >= ? AND r.quantity >= ? AND r.quantity >= ? * h.med AND r.quantity >= ? * h.p99
-        ORDER BY r.quantity / h.med DESC""",
+        ORDER BY r.quantity / nullif(h.med, 0) DESC, r.item_id, r.timestamp""",
                        [start, start, end, rules.bulk_min_lines, rules.bulk_min_units, rules.bulk_factor,
                         rules.bulk_p99_factor]).to_pylist()
     out = []
@@ -170,16 +171,17 @@ def price_alerts(store: Store, as_of: date, rules: AlertRules) -> list[dict[str,
     start, end = _window(as_of, rules.days)
     rows = store.query("""
         WITH ref AS (
-            SELECT item_id, median(price) AS ref, quantile_cont(price, 0.01) AS p01,
-                   quantile_cont(price, 0.99) AS p99, count(*) AS n FROM events
+            SELECT item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS ref,
+                   percentile_cont(0.01) WITHIN GROUP (ORDER BY price) AS p01,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY price) AS p99, count(*) AS n FROM events
             WHERE event = 'purchase' AND price IS NOT NULL AND timestamp < ? GROUP BY 1)
         SELECT e.item_id, r.ref, r.p01, r.p99, r.n, count(*) AS lines, min(e.price) AS low, max(e.price) AS high,
-               min(e.timestamp) AS first_seen, arg_min(e.order_id, e.price) AS low_order,
-               arg_max(e.order_id, e.price) AS high_order
+               min(e.timestamp) AS first_seen, (array_agg(e.order_id ORDER BY e.price, e.order_id))[1] AS low_order,
+               (array_agg(e.order_id ORDER BY e.price DESC, e.order_id))[1] AS high_order
         FROM events e JOIN ref r USING (item_id)
         WHERE e.event = 'purchase' AND e.price IS NOT NULL AND e.timestamp >= ? AND e.timestamp < ?
               AND r.n >= ? AND r.p01 > 0 AND (e.price * ? < r.p01 OR e.price > ? * r.p99)
-        GROUP BY ALL ORDER BY e.item_id""",
+        GROUP BY e.item_id, r.ref, r.p01, r.p99, r.n ORDER BY e.item_id""",
                        [start, start, end, rules.min_price_lines, rules.price_ratio, rules.price_ratio]).to_pylist()
     out = []
     for r in rows:

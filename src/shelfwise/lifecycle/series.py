@@ -171,7 +171,7 @@ def daily_sales(store: Store, as_of: date | None = None) -> pa.Table:
         return store.query(f"SELECT item_id, day, units, returned, purchase_lines FROM sales_daily WHERE {where}",
                            [as_of] if as_of else None)
     cond = "AND timestamp < ?" if as_of else ""
-    return store.query(f"SELECT item_id, day, units, returned, purchase_lines FROM ({_DAILY_SPARSE.format(cond=cond)})",
+    return store.query(f"SELECT item_id, day, units, returned, purchase_lines FROM ({_DAILY_SPARSE.format(cond=cond)}) AS sparse",
                        [datetime.combine(as_of, datetime.min.time())] if as_of else None)
 
 
