@@ -80,3 +80,15 @@ def write_shop(folder: Path, logged: LoggedDisplays, policy: str = "bandit") -> 
 @pytest.fixture
 def shop_writer():
     return write_shop
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def both_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh store of each backend, for the experiment SQL that must run on both."""
+    from shelfwise.data.store import open_store
+
+    url = (f"duckdb:///{tmp_path / 'exp.duckdb'}" if request.param == "duckdb"
+           else request.getfixturevalue("pg_store_url"))
+    s = open_store(url)
+    yield s
+    s.close()

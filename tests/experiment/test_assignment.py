@@ -65,7 +65,8 @@ def test_experiment_validation():
         assign_arm("", _exp())
 
 
-def test_store_registry_and_first_exposure_only(store):
+def test_store_registry_and_first_exposure_only(both_store):
+    store = both_store
     exp = create_experiment(store, "ranker-test", ["current", "new"], weights=[3, 1])
     assert exp.control == "current" and len(exp.salt) == 16
     with pytest.raises(InputError, match="already exists"):
@@ -100,7 +101,8 @@ EVENTS = """timestamp,user_id,item_id,event,price,quantity
 """
 
 
-def test_outcome_table(tmp_path, store):
+def test_outcome_table(tmp_path, both_store):
+    store = both_store
     shop = tmp_path / "shop"
     shop.mkdir()
     (shop / "events.csv").write_text(EVENTS)

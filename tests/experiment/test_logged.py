@@ -29,7 +29,8 @@ EVENTS = """timestamp,user_id,session_id,item_id,event,position,surface,propensi
 
 
 @pytest.fixture
-def tiny(tmp_path, store):
+def tiny(tmp_path, both_store):
+    store = both_store
     shop = tmp_path / "shop"
     shop.mkdir()
     (shop / "events.csv").write_text(EVENTS)

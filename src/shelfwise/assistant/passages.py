@@ -43,7 +43,7 @@ def load_passages(store: Store, item_id: str | None = None) -> Passages:
         raise InputError("the store has no items table: load a shop first (shelfwise ingest SHOP_FOLDER)")
     where, params = ("WHERE item_id = ?", [item_id]) if item_id else ("", None)
     items = store.query(f"""SELECT item_id, title, description, category, brand,
-                                   json_extract_string(attrs, '$.features') AS features
+                                   (CAST(attrs AS JSON) ->> 'features') AS features
                             FROM items {where}""", params).to_pandas()
     if item_id and items.empty:
         raise InputError(f"item '{item_id}' is not in the catalog", field="item_id")

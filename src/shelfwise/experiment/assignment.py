@@ -21,7 +21,7 @@ import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 
 import pyarrow as pa
@@ -170,8 +170,8 @@ def log_exposures(store: Store, experiment: str, units: Sequence[str], arms: Seq
         before = store.count(EXPOSURES)
         store.execute(f"""
             INSERT INTO {EXPOSURES}
-            SELECT experiment, unit_id, arg_min(arm, first_exposed_at), min(first_exposed_at),
-                   arg_min(surface, first_exposed_at)
+            SELECT experiment, unit_id, (array_agg(arm ORDER BY first_exposed_at, arm))[1], min(first_exposed_at),
+                   (array_agg(surface ORDER BY first_exposed_at, arm))[1]
             FROM {staging} s
             WHERE NOT EXISTS (SELECT 1 FROM {EXPOSURES} e WHERE e.experiment = s.experiment AND e.unit_id = s.unit_id)
             GROUP BY experiment, unit_id""")
@@ -216,7 +216,7 @@ def outcome_table(store: Store, experiment: str, *, pre_days: int = 28, until: d
     if not store.has_table(EXPOSURES):
         raise InputError(f"experiment '{experiment}' has no exposures yet: nothing to analyse")
     until_sql = " AND e.timestamp < ?" if until else ""
-    params: list[object] = [experiment] + ([until] if until else []) + [pre_days * 86_400_000_000]
+    params: list[object] = [experiment] + ([until] if until else []) + [timedelta(days=pre_days)]
 
     def n(what: str, when: str) -> str:
         return f"count(*) FILTER (WHERE {when} AND event = '{what}')"
@@ -230,7 +230,7 @@ def outcome_table(store: Store, experiment: str, *, pre_days: int = 28, until: d
                      coalesce(e.price, 0) * coalesce(e.quantity, 1) AS value,
                      e.timestamp >= x.first_exposed_at{until_sql} AS post,
                      e.timestamp < x.first_exposed_at
-                        AND e.timestamp >= x.first_exposed_at - to_microseconds(CAST(? AS BIGINT)) AS pre
+                        AND e.timestamp >= x.first_exposed_at - ? AS pre
               FROM x LEFT JOIN events e ON e.user_id = x.unit_id)
         SELECT unit_id AS user_id, arm, first_exposed_at,
                {n('impression', 'post')} AS impressions, {n('click', 'post')} AS clicks,

@@ -107,7 +107,7 @@ def _column(name: str) -> tuple[str, list[Any]]:
         return f'CAST(i."{name}" AS VARCHAR)', []
     if not name or any(c in name for c in '"\\'):
         raise InputError(f"'{name}' is not a usable column name", field=name)
-    return "json_extract_string(i.attrs, ?)", [f'$."{name}"']
+    return "(CAST(i.attrs AS JSON) ->> CAST(? AS VARCHAR))", [name]  # the same on DuckDB and PostgreSQL
 
 
 def load_displays(store: Store, selection: Selection | None = None, *, context: Sequence[str] = (),
@@ -140,7 +140,6 @@ def load_displays(store: Store, selection: Selection | None = None, *, context: 
         sql, p = _column(name)
         ctx_sql.append(f"{sql} AS ctx_{k}")
         ctx_params += p
-    window_us = int(sel.window.total_seconds() * 1_000_000)
     ctx_cols = "".join(", " + c for c in ctx_sql)
     sql = f"""
         WITH imp AS (
@@ -158,13 +157,13 @@ def load_displays(store: Store, selection: Selection | None = None, *, context: 
                          AND (r.position IS NULL OR r.position = imp.position)
                          AND (r.surface IS NULL OR r.surface = imp.surface)
                          AND r.timestamp >= imp.timestamp
-                         AND r.timestamp <= imp.timestamp + to_microseconds(CAST(? AS BIGINT)))
+                         AND r.timestamp <= imp.timestamp + ?)
                OR EXISTS (SELECT 1 FROM rew r WHERE r.jkey IS NULL AND imp.jkey IS NULL
                          AND r.item_id = imp.item_id AND r.timestamp = imp.timestamp
                          AND (r.position IS NULL OR r.position = imp.position)
                          AND (r.surface IS NULL OR r.surface = imp.surface)) AS rewarded
         FROM imp ORDER BY imp.timestamp, imp.display, imp.position, imp.event_key"""
-    table = store.query(sql, ctx_params + params + [sel.reward_event, window_us])
+    table = store.query(sql, ctx_params + params + [sel.reward_event, sel.window])
     if table.num_rows == 0:
         raise InputError(f"no impressions with a position match the selection ({sel.describe()}) in "
                          f"{store.url}: the logs need 'impression' events with a 'position'")

@@ -41,7 +41,7 @@ class KnownItemResult:
 def review_queries(store: Store, test_share: float = 0.2, limit: int | None = None,
                    seed: int = 0) -> tuple[pd.DataFrame, datetime]:
     """(query, item_id) pairs from the latest ``test_share`` of reviews with a summary, and the cutoff."""
-    df = store.query("""SELECT item_id, timestamp, json_extract_string(attrs, '$.summary') AS query
+    df = store.query("""SELECT item_id, timestamp, (CAST(attrs AS JSON) ->> 'summary') AS query
                         FROM reviews WHERE timestamp IS NOT NULL""").to_pandas()
     df = df[df["query"].fillna("").str.strip() != ""]
     cutoff = pd.Timestamp(df["timestamp"].quantile(1 - test_share)).to_pydatetime()
