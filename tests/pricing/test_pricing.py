@@ -54,7 +54,19 @@ def test_margin_optimum_matches_closed_form_and_respects_bounds():
     assert tight.loc["a", "suggested_price"] == pytest.approx(10.5)
 
 
-def test_service_end_to_end(tmp_path: Path, store):
+@pytest.fixture(params=["duckdb", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """Pricing's SQL runs on both backends."""
+    from shelfwise.data.store import open_store
+
+    url = (f"duckdb:///{tmp_path / 'p.duckdb'}" if request.param == "duckdb"
+           else request.getfixturevalue("pg_store_url"))
+    with open_store(url) as s:
+        yield s
+
+
+def test_service_end_to_end(tmp_path: Path, any_store):
+    store = any_store
     shop = tmp_path / "shop"
     shop.mkdir()
     rng = np.random.default_rng(0)
@@ -64,7 +76,10 @@ def test_service_end_to_end(tmp_path: Path, store):
             p = 10 * np.exp(rng.uniform(-0.25, 0.25))
             q = max(1, int(round(20 * (p / 10) ** e * np.exp(rng.normal(0, 0.1)))))
             ev.append((d.isoformat(), f"u{rng.integers(50)}", item, "purchase", q, round(p, 2), f"o{len(ev)}"))
-    pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["red MUG", "blue MUG", "green MUG"]}).to_csv(shop / "items.csv", index=False)
+    for d in pd.date_range("2024-01-01", periods=120, freq="D"):  # a non-product line: never priced
+        ev.append((d.isoformat(), "u1", "post", "purchase", 1, round(5 * np.exp(rng.uniform(-0.2, 0.2)), 2), f"o{len(ev)}"))
+    pd.DataFrame({"item_id": ["a", "b", "c", "post"], "title": ["red MUG", "blue MUG", "green MUG", "POSTAGE"],
+                  "cost": ["6", "", "5.5", ""], "non_product": ["", "", "no", "true"]}).to_csv(shop / "items.csv", index=False)
     pd.DataFrame(ev, columns=["timestamp", "user_id", "item_id", "event", "quantity", "price", "order_id"]).to_csv(
         shop / "events.csv", index=False)
     ingest(shop, store)
@@ -74,6 +89,9 @@ def test_service_end_to_end(tmp_path: Path, store):
     assert el.loc["a", "lo90"] < -2.0 < el.loc["a", "hi90"]
     got = pd.read_csv(out)
     assert set(got["item_id"]) == {"a", "b", "c"} and (got["suggested_price"] <= got["price"] * 1.1 + 1e-6).all()
+    assert "post" in el.index and "post" not in set(got["item_id"])  # estimated, never priced
+    cost_from = dict(zip(res["suggestions"]["item_id"], res["suggestions"]["cost_basis"]))
+    assert cost_from["a"] == "item cost" and cost_from["b"] != "item cost"
     assert store.has_table("price_suggestions")
     bt = svc.check(store, "2024-03-01")
     assert bt["cases"] >= 0 and "raw" in bt

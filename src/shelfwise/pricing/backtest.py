@@ -30,7 +30,7 @@ def monthly(store: Store, after: datetime | None = None, like_for_like: bool = F
         SELECT item_id, date_trunc('month', timestamp) AS month, sum(quantity) AS units,
                sum(quantity * price) / sum(quantity) AS price, count(*) AS lines
         FROM events WHERE event = 'purchase' AND price > 0 AND quantity > 0 {where}
-        GROUP BY ALL""", params).to_pandas()
+        GROUP BY 1, 2""", params).to_pandas()
 
 
 def backtest(store: Store, split: datetime, min_change: float = 0.05, min_lines: int = 3,

@@ -55,14 +55,14 @@ def price_cells(store: Store, before: datetime | None = None, after: datetime | 
         params.append(after)
     df = store.query(f"""
         WITH lines AS (SELECT * FROM events WHERE {' AND '.join(conds)}),
-        buyer AS (SELECT user_id, median(quantity) AS mq FROM events
+        buyer AS (SELECT user_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS mq FROM events
                   WHERE event = 'purchase' AND quantity > 0 AND user_id IS NOT NULL AND user_id <> '' GROUP BY 1)
         SELECT l.item_id, date_trunc('week', l.timestamp) AS week,
                (l.user_id IS NULL OR l.user_id = '') AS anonymous,
                CASE WHEN b.mq IS NULL THEN 'unknown' WHEN b.mq <= 2 THEN 'single' WHEN b.mq <= 24 THEN 'pack'
                     ELSE 'bulk' END AS tier,
                sum(l.quantity) AS units, sum(l.quantity * l.price) / sum(l.quantity) AS price, count(*) AS lines
-        FROM lines l LEFT JOIN buyer b USING (user_id) GROUP BY ALL""", params or None).to_pandas()
+        FROM lines l LEFT JOIN buyer b USING (user_id) GROUP BY 1, 2, 3, 4""", params or None).to_pandas()
     return df
 
 

@@ -8,7 +8,8 @@ margin-maximising price within the bounds. Results are kept in the derived table
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,33 @@ def _store(db: Store | str | None) -> tuple[Store, bool]:
 
 
 def _recent(store: Store, days: int) -> pd.DataFrame:
-    df = store.query(f"""
+    df = store.query("""
         WITH last AS (SELECT max(timestamp) AS t FROM events WHERE event = 'purchase')
         SELECT e.item_id, sum(e.quantity) AS units, sum(e.quantity * e.price) / sum(e.quantity) AS price
         FROM events e, last WHERE e.event = 'purchase' AND e.price > 0 AND e.quantity > 0
-          AND e.timestamp >= last.t - INTERVAL {int(days)} DAY GROUP BY e.item_id""").to_pandas()
-    items = store.query("""SELECT item_id, try_cast(json_extract_string(attrs, '$.cost') AS DOUBLE) AS cost,
-                                  coalesce(try_cast(json_extract_string(attrs, '$.non_product') AS BOOLEAN), false) AS np
-                           FROM items""").to_pandas()
-    items = items[~items["np"].astype(bool)]  # postage, fees, manual lines: not products to price
+          AND e.timestamp >= last.t - ? GROUP BY e.item_id""", [timedelta(days=int(days))]).to_pandas()
+    items = store.query("SELECT item_id, attrs FROM items").to_pandas()
+    extra = [_extra(a) for a in items["attrs"]]
+    items["cost"] = pd.to_numeric(pd.Series([e.get("cost") for e in extra], index=items.index, dtype=object),
+                                  errors="coerce")
+    non_product = pd.Series([_truthy(e.get("non_product")) for e in extra], index=items.index, dtype=bool)
+    items = items[~non_product]  # postage, fees, manual lines: not products to price
     return df.merge(items[["item_id", "cost"]], on="item_id", how="inner")
+
+
+def _extra(attrs: str | None) -> dict[str, Any]:
+    """The item's extra columns (the JSON ``attrs``); parsed here so the SQL stays portable."""
+    if not attrs:
+        return {}
+    value = json.loads(attrs)
+    return value if isinstance(value, dict) else {}
+
+
+def _truthy(value: Any) -> bool:
+    """A flag given in an extra column: true, 1, yes (any case); anything else is false."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"true", "t", "1", "yes", "y"} if value is not None else False
 
 
 def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None, out: str | Path | None = None,
