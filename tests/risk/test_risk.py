@@ -13,8 +13,18 @@ from shelfwise.risk.model import RiskConfig, average_precision, precision_at
 from shelfwise.service import risk as svc
 
 
-@pytest.fixture()
-def risk_store(tmp_path: Path, store):
+@pytest.fixture(params=["duckdb", "postgresql"])
+def risk_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The tiny shop on each backend: the features come out the same on both."""
+    from shelfwise.data.store import open_store
+
+    url = (f"duckdb:///{tmp_path / 'risk.duckdb'}" if request.param == "duckdb"
+           else request.getfixturevalue("pg_store_url"))
+    with open_store(url) as store:
+        yield _load(tmp_path, store)
+
+
+def _load(tmp_path: Path, store):
     shop = tmp_path / "shop"
     shop.mkdir()
     pd.DataFrame({"item_id": ["x", "y"], "title": ["mug", "cup"]}).to_csv(shop / "items.csv", index=False)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from ..data.store import Store
 from ..errors import InputError
@@ -45,7 +47,7 @@ def order_features(store: Store, since: datetime | None = None) -> pd.DataFrame:
         raise InputError("no purchase events carry an order_id: order risk needs events.order_id "
                          "(see SHOP_FORMAT.md, events table)", field="order_id")
     since_sql = "WHERE o.ts >= ?" if since is not None else ""
-    df = store.query(f"""
+    df = _query(store, f"""
     WITH lines AS (
         SELECT order_id, nullif(user_id, '') AS user_id, item_id, timestamp AS ts,
                greatest(coalesce(quantity, 1), 1e-9) AS qty, price, event
@@ -102,6 +104,26 @@ def order_features(store: Store, since: datetime | None = None) -> pd.DataFrame:
     {since_sql}
     ORDER BY o.ts, o.order_id""", [since] if since is not None else None).to_pandas()
     return _derive(df)
+
+
+def _query(store: Store, sql: str, params: list[object] | None) -> pa.Table:
+    """Run the feature SQL in the store when it is DuckDB, else in a local DuckDB over the order lines.
+
+    The time windows above need DuckDB (``median() OVER``, ``list``, ``ASOF JOIN``); another backend
+    (PostgreSQL) hands over just the order lines as Arrow, so the features are the same on both, bounded
+    by this machine's memory.
+    """
+    if getattr(store, "dialect", "duckdb") == "duckdb":
+        return store.query(sql, params)
+    lines = store.query("""SELECT order_id, user_id, item_id, timestamp, quantity, price, event FROM events
+                           WHERE order_id IS NOT NULL AND event IN ('purchase', 'return')""")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("events", lines)
+        return con.execute(sql, params or []).fetch_arrow_table()
+    finally:
+        con.close()
 
 
 def _derive(df: pd.DataFrame) -> pd.DataFrame:
