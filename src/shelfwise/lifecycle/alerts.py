@@ -65,7 +65,7 @@ def demand_alerts(panel: SalesPanel, rules: AlertRules, cfg: ForecastConfig | No
     if len(panel.periods) <= k + 1:
         return []
     before = panel.truncate(k)
-    cfg = cfg or ForecastConfig(models=("ses", "imapa"), backtest_windows=1)
+    cfg = cfg or ForecastConfig(models=("ses", "imapa"), backtest_windows=1, global_weight=0.0)
     cfg = ForecastConfig(**{**asdict(cfg), "horizon": k, "level": rules.level})
     items = [it for i, it in enumerate(before.item_ids) if len(before.history(i)) >= cfg.min_history]
     if not items:
