@@ -5,6 +5,11 @@ Run on demand (never in the test suite), from the repository root:
     nice -n 10 .venv/bin/python benchmarks/recommend.py                         # every dataset, ~10 minutes
     nice -n 10 .venv/bin/python benchmarks/recommend.py --datasets online-retail --work /tmp/rb
     nice -n 10 .venv/bin/python benchmarks/recommend.py --skip-shelfwise        # the peers only
+    nice -n 10 .venv/bin/python benchmarks/recommend.py --datasets amazon-magazine,taobao --merge
+    nice -n 10 .venv/bin/python benchmarks/recommend.py --datasets online-retail --only-cold --merge
+
+``--merge`` replaces only this run's datasets (and, with ``--only-cold``, only their cold-start rows) in
+the existing results and lists every run under ``runs``; without it the results hold this run alone.
 
 Each dataset is converted with its official adapter (``shelfwise datasets convert``) and ingested into a
 store under ``--work`` (reused when there). The protocol is :mod:`shelfwise.evaluate.split`: one global
@@ -270,7 +275,8 @@ def markdown(report: dict[str, Any]) -> str:
              "global time split, full-catalog ranking, binary relevance; peers tuned on a validation window "
              "inside the training data.", ""]
     for name, block in report["datasets"].items():
-        lines += table(f"{name}: cutoff {block['warm']['split']['cutoff'][:10]}", block["warm"])
+        if "warm" in block:
+            lines += table(f"{name}: cutoff {block['cutoff'][:10]}", block["warm"])
         if "cold" in block:
             lines += table(f"{name}: item cold start (a seeded fifth of the catalog without training events)",
                            block["cold"])
@@ -285,7 +291,7 @@ def markdown(report: dict[str, Any]) -> str:
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets, read off the Online Retail runs."""
     block = report["datasets"].get("online-retail")
-    if not block or "shelfwise" not in block["warm"]["models"]:
+    if not block or "shelfwise" not in block.get("warm", {}).get("models", {}):
         return []
     warm = block["warm"]
     sw = warm["models"]["shelfwise"]
@@ -305,6 +311,32 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the datasets (protocol by protocol) of ``new`` replaced, and ``new`` listed under ``runs``."""
+    out = dict(old)
+    out["datasets"] = dict(old.get("datasets", {}))
+    for name, block in new["datasets"].items():
+        out["datasets"][name] = {**out["datasets"].get(name, {}), **block}
+    run = {"datasets": list(new["datasets"]), "when": new["when"], "machine": new["machine"],
+           "total_s": new["total_s"]}
+    if any("warm" not in b for b in new["datasets"].values()):
+        run["note"] = "item cold-start protocol only"
+    out["runs"] = [*old.get("runs", []), run]
+    latest: dict[tuple[str, str], int] = {}  # (dataset, protocol) -> the last run that wrote it
+    for i, r in enumerate(out["runs"]):
+        for name in r["datasets"]:
+            for protocol in ("cold",) if "cold-start protocol only" in r.get("note", "") else ("warm", "cold"):
+                latest[(name, protocol)] = i
+    shown = sorted({i for (name, _), i in latest.items() if name in out["datasets"]})
+    out["when"] = " and ".join(
+        f"{out['runs'][i]['when']} ({', '.join(out['runs'][i]['datasets'])}"
+        + (", cold start only" if "only" in out["runs"][i].get("note", "") else "")
+        + f"; {out['runs'][i]['machine'].split(', ')[-1]})" for i in shown)
+    out["machine"] = new["machine"].rsplit(", load", 1)[0]  # the load of each run is in ``when``
+    out["total_s"] = new["total_s"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
@@ -312,6 +344,10 @@ def main() -> None:
                     help="where converted shops and stores are kept between runs")
     ap.add_argument("--skip-shelfwise", action="store_true", help="run the peers only")
     ap.add_argument("--no-cold", action="store_true", help="skip the item cold-start protocol")
+    ap.add_argument("--only-cold", action="store_true",
+                    help="run only the item cold-start protocol (with --merge the warm rows already in --out stay)")
+    ap.add_argument("--merge", action="store_true",
+                    help="update the datasets (and protocols) of this run in --out, keep the others there")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recommend.json")
     args = ap.parse_args()
     os.environ.setdefault("SHELFWISE_BLAS_THREADS", "1")
@@ -333,13 +369,16 @@ def main() -> None:
             with open_store(db) as store:
                 cut = cutoff_of(store, ds.test_days)
                 split = temporal_split(store, cut)
-                block = {"cutoff": cut.isoformat(), "test_days": ds.test_days,
-                         "warm": warm_protocol(store, split, ds, not args.skip_shelfwise)}
+                block: dict[str, Any] = {"cutoff": cut.isoformat(), "test_days": ds.test_days}
+                if not args.only_cold:
+                    block["warm"] = warm_protocol(store, split, ds, not args.skip_shelfwise)
                 if ds.cold and not args.no_cold:
                     block["cold"] = cold_protocol(store, split, ds, not args.skip_shelfwise)
             report["datasets"][name] = block
-    report["targets"] = targets(report)
     report["total_s"] = time.perf_counter() - started
+    if args.merge and args.out.exists():
+        report = merged(json.loads(args.out.read_text(encoding="utf-8")), _jsonable(report))
+    report["targets"] = targets(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_jsonable(report), indent=2, default=str) + "\n", encoding="utf-8")
     md = markdown(_jsonable(report))
