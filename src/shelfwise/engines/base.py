@@ -53,7 +53,14 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def als_candidates(self, model_dir: Path, params: BatchParams, name: str = "als_cands") -> None:
-        """Table ``name`` (user_id, item_id, r): each known user's top ``params.candidates`` ALS items."""
+        """Table ``name`` (user_id, item_id, r, score): each known user's top ``params.candidates`` ALS items."""
+
+    def score_booster(self, features: str, model_text: str, columns: list[str], name: str, work: Path) -> None:
+        """Table ``name`` (user_id, item_id, score): a LightGBM text model's raw score of every row of
+        ``features``, computed where the rows are (batches on this machine, or the executors) without
+        bringing the table to the driver. ``work`` is scratch space for engines that spill to Parquet.
+        """
+        raise NotImplementedError(f"the {self.name} engine cannot score a ranker")
 
     def count(self, name: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {name}"))

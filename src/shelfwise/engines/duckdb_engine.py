@@ -23,6 +23,7 @@ from .sql import DUCKDB, BatchParams
 log = get_logger(__name__)
 
 ALS_KIND = "engine-als-duckdb"
+SCORE_BATCH = 200_000  # candidate rows per batch through the ranker (bounds memory, not results)
 
 
 def _lit(text: str) -> str:
@@ -108,6 +109,7 @@ class DuckDBEngine(Engine):
         out_u: list[np.ndarray] = []
         out_i: list[np.ndarray] = []
         out_r: list[np.ndarray] = []
+        out_s: list[np.ndarray] = []
         batch = max(1, 4_000_000 // max(len(items), 1))
         with threadpool_limits(get_settings().blas_threads, "blas"):
             for lo in range(0, len(users), batch):
@@ -119,15 +121,41 @@ class DuckDBEngine(Engine):
                 best = np.take_along_axis(part, order, axis=1)
                 out_u.append(np.repeat(np.arange(lo, lo + len(s)), n))
                 out_i.append(best.ravel())
+                out_s.append(np.take_along_axis(ps, order, axis=1).ravel().astype(np.float64))
                 out_r.append(np.tile(np.arange(1, n + 1), len(s)))
         u = np.concatenate(out_u) if out_u else np.zeros(0, np.int64)
         i = np.concatenate(out_i) if out_i else np.zeros(0, np.int64)
         r = np.concatenate(out_r) if out_r else np.zeros(0, np.int64)
+        score = np.concatenate(out_s) if out_s else np.zeros(0, np.float64)
         table = pa.table({"user_id": pa.array(users[u], pa.string()), "item_id": pa.array(items[i], pa.string()),
-                          "r": pa.array(r, pa.int64())})
+                          "r": pa.array(r, pa.int64()), "score": pa.array(score, pa.float64())})
         self.con.register("_cands", table)
         self.materialise(name, "SELECT * FROM _cands")
         self.con.unregister("_cands")
+
+    # --- the learned ranker ---------------------------------------------------------------------
+    def score_booster(self, features: str, model_text: str, columns: list[str], name: str, work: Path) -> None:
+        """Streams ``features`` in Arrow batches through the booster into Parquet, then reads that back."""
+        import lightgbm as lgb
+
+        booster = lgb.Booster(model_str=model_text)
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        schema = pa.schema([("user_id", pa.string()), ("item_id", pa.string()), ("score", pa.float64())])
+        cols = ", ".join(columns)
+        reader = self.con.execute(f"SELECT user_id, item_id, {cols} FROM {features}").fetch_record_batch(SCORE_BATCH)
+        with pq.ParquetWriter(str(work / "part-0.parquet"), schema) as writer:
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                x = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+                                     for c in columns])
+                score = booster.predict(x, num_threads=1)
+                writer.write_table(pa.table({"user_id": batch.column("user_id").cast(pa.string()),
+                                             "item_id": batch.column("item_id").cast(pa.string()),
+                                             "score": pa.array(score, pa.float64())}, schema=schema))
+        self.register_parquet(name, work)
 
     def close(self) -> None:
         try:

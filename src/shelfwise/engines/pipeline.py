@@ -2,7 +2,9 @@
 
 snapshot (store -> Parquet) -> typed events view -> aggregates (sales series, co-occurrence,
 popularity and trends, user profiles) -> interactions -> ALS -> candidates (ALS, buy-again, popular)
--> fused top-k lists for every known user -> Parquet, then the store.
+-> fused top-k lists for every known user -> Parquet, then the store. With ``params.ranker`` (the
+default), training first builds candidates and features as of ``now - label_days`` and fits a LightGBM
+ranker on the purchases after that (:mod:`.batch_ranker`), and the lists are the ranker's top k.
 
 The store is read once, into a Parquet snapshot that every engine reads the same way (a Spark cluster
 reads it from shared storage). Results go out as Parquet written by the engine and are loaded into
@@ -25,6 +27,7 @@ from ..data.store import Store
 from ..errors import InputError
 from ..logs import get_logger
 from ..progress import task
+from . import batch_ranker
 from . import sql as Q
 from .base import Engine
 
@@ -101,6 +104,11 @@ def prepare(engine: Engine, snapshot: Path, params: Q.BatchParams) -> datetime:
     engine.register_parquet("ev_raw", snapshot / "events")
     engine.register_parquet("it", snapshot / "items")
     engine.materialise("ev", Q.events_view(params.until))
+    return reference_time(engine, params)
+
+
+def reference_time(engine: Engine, params: Q.BatchParams) -> datetime:
+    """'now' of a prepared engine: ``params.until``, else one second after the last event of ``ev``."""
     if params.until is not None:
         return params.until
     last = engine.scalar("SELECT max(timestamp) FROM ev")
@@ -128,21 +136,35 @@ def train(engine: Engine, snapshot: Path, params: Q.BatchParams, out_dir: Path, 
     """Aggregates and ALS: everything ``recommend`` needs later. Returns a report."""
     times = times or StageTimes()
     now = times.timed("prepare", prepare, engine, snapshot, params)
+    ranker = None
+    if params.ranker:  # first, at the cut; then everything again as of now
+        ranker = batch_ranker.train(engine, snapshot, params, now, model_dir, times)
+        times.timed("prepare", prepare, engine, snapshot, params)
     written = build_aggregates(engine, params, now, out_dir, times)
     times.timed("interactions", engine.materialise, "interactions", Q.INTERACTIONS)
     als = times.timed("als_fit", engine.fit_als, "interactions", params, model_dir)
     return {"engine": engine.name, "now": now.isoformat(), "aggregates": {k: str(v) for k, v in written.items()},
-            "als": als, "seconds": dict(times.seconds)}
+            "als": als, "ranker": ranker, "seconds": dict(times.seconds)}
 
 
 def recommend_all(engine: Engine, snapshot: Path, params: Q.BatchParams, model_dir: Path, out_dir: Path,
                   times: StageTimes | None = None, prepared: bool = False) -> Path:
-    """Top-k lists for every known user (a user with an event before 'now'); Parquet under ``out_dir``."""
+    """Top-k lists for every known user (a user with an event before 'now'); Parquet under ``out_dir``.
+
+    With a learned ranker in ``model_dir`` (``params.ranker`` and enough labels at training time) the
+    ranker orders each user's candidates; otherwise the lists fuse ALS, buy-again and popular items.
+    """
     times = times or StageTimes()
+    learned = params.ranker and batch_ranker.has_model(model_dir)
     if not prepared:
         now = times.timed("prepare", prepare, engine, snapshot, params)
         build_aggregates(engine, params, now, None, times, names=("popularity", "user_profiles"))
-    times.timed("als_candidates", engine.als_candidates, model_dir, params, "als_cands")
-    times.timed("buy_candidates", engine.materialise, "buy_cands", Q.buy_again(params))
-    times.timed("fuse", engine.materialise, "recommendations", Q.fuse(params))
+    else:
+        now = reference_time(engine, params)
+    if learned:
+        batch_ranker.recommend(engine, params, now, model_dir, out_dir, times)
+    else:
+        times.timed("als_candidates", engine.als_candidates, model_dir, params, "als_cands")
+        times.timed("buy_candidates", engine.materialise, "buy_cands", Q.buy_again(params))
+        times.timed("fuse", engine.materialise, "recommendations", Q.fuse(params))
     return times.timed("recommendations:write", engine.write_parquet, "recommendations", out_dir / "recommendations")

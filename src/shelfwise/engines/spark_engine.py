@@ -165,8 +165,31 @@ class SparkEngine(Engine):
         joined.createOrReplaceTempView("_als_flat")
         self.materialise(name, """
             SELECT user_id, item_id,
-                   row_number() OVER (PARTITION BY user_id ORDER BY score DESC, item_id) AS r
+                   row_number() OVER (PARTITION BY user_id ORDER BY score DESC, item_id) AS r,
+                   CAST(score AS DOUBLE) AS score
             FROM _als_flat""")
+
+    # --- the learned ranker ---------------------------------------------------------------------
+    def score_booster(self, features: str, model_text: str, columns: list[str], name: str, work: Path) -> None:
+        """Scores on the executors: the model text is broadcast, each partition runs it in ``mapInPandas``."""
+        model = self.spark.sparkContext.broadcast(model_text)
+        cols = list(columns)
+
+        def predict(batches: Any) -> Any:
+            import lightgbm as lgb
+            import numpy as np
+            import pandas as pd
+
+            booster = lgb.Booster(model_str=model.value)
+            for pdf in batches:
+                x = pdf[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+                score = booster.predict(x, num_threads=1) if len(pdf) else np.zeros(0)
+                yield pd.DataFrame({"user_id": pdf["user_id"], "item_id": pdf["item_id"], "score": score})
+
+        scored = self.spark.table(features).select("user_id", "item_id", *cols).mapInPandas(
+            predict, "user_id string, item_id string, score double")
+        scored.createOrReplaceTempView("_scored_raw")
+        self.materialise(name, "SELECT * FROM _scored_raw")
 
     def close(self) -> None:
         for df in self._cached.values():

@@ -30,11 +30,14 @@ class Dialect:
     name: str
     #: ``{a}`` and ``{b}`` are DATE expressions; the result is a set-returning expression of DATEs
     day_grid: str
+    #: ``{x}`` is a TIMESTAMP expression; the result is whole seconds since 1970-01-01 as DOUBLE
+    epoch: str = ""
 
 
 DUCKDB = Dialect("duckdb",
-                 "CAST(unnest(generate_series(CAST({a} AS TIMESTAMP), CAST({b} AS TIMESTAMP), INTERVAL 1 DAY)) AS DATE)")
-SPARK = Dialect("spark", "explode(sequence({a}, {b}, INTERVAL 1 DAY))")
+                 "CAST(unnest(generate_series(CAST({a} AS TIMESTAMP), CAST({b} AS TIMESTAMP), INTERVAL 1 DAY)) AS DATE)",
+                 "floor(epoch({x}))")
+SPARK = Dialect("spark", "explode(sequence({a}, {b}, INTERVAL 1 DAY))", "CAST(unix_timestamp({x}) AS DOUBLE)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class BatchParams:
     regularization: float = 0.05
     alpha: float = 1.0
     seed: int = 42
+    # the learned ranker (engines/batch_ranker.py); without it, or when the label window is too thin,
+    # the lists are the reciprocal-rank fusion above
+    ranker: bool = True
+    label_days: int = 28            # the held-back window whose purchases are the ranker's labels
+    label_windows: int = 1          # how many such windows, back to back before now, supply labels
+    train_users: int = 3000         # users sampled for training (the driver holds only their rows)
+    rounds: int = 300               # LightGBM rounds at most (early stopping on a fifth of the queries)
+    depth: dict[str, int] | None = None  # candidates per source (ranker_sql.DEFAULT_DEPTH when None)
 
 
 def _ts(value: datetime) -> str:
