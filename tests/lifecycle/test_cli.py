@@ -67,6 +67,16 @@ def test_errors_are_one_line_and_exit_2(shop_db: str) -> None:
     assert res.exit_code == 2 and ".csv" in res.output
 
 
+@pytest.mark.parametrize("command", ["lifecycle", "forecast", "inventory", "alerts"])
+def test_a_bad_out_name_fails_before_any_work(shop_db: str, command: str) -> None:
+    """A file name that cannot be written is refused before computing (and storing) anything."""
+    res = runner.invoke(app, [command, "--out", "result.xlsx", "--db", shop_db])
+    assert res.exit_code == 2 and ".csv" in res.output
+    with open_store(shop_db, read_only=True) as store:
+        for table in ("lifecycle_stages", "lifecycle_forecasts", "inventory_advice", "lifecycle_alerts"):
+            assert not store.has_table(table), table
+
+
 @pytest.mark.parametrize("command", ["lifecycle", "forecast", "inventory", "alerts", "sales-series"])
 def test_every_command_has_help(command: str) -> None:
     res = runner.invoke(app, [command, "--help"])

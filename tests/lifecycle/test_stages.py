@@ -75,3 +75,36 @@ def test_stage_counts_per_category() -> None:
     t = stage_counts(df).set_index("category")
     assert t.loc["x", "growth"] == 2 and t.loc["(none)", "decline"] == 1
     assert t.loc["(all)", "items"] == 4 and list(t.columns[:5]) == list(STAGES)
+
+
+
+def test_items_that_never_sold_are_dormant_with_confidence(make_shop) -> None:
+    """A catalog item past its introduction that never sold, or one with only returns, is not "selling
+    without a trend" (maturity) and not dormant with confidence 0: its silence is judged at the shop's rate."""
+    events = (_lines("steady", [3] * 12) + _lines("other", [2, 0] * 6)
+              + [[ts(0), "u9", "returned", "return", 1, 2.0, "r1"]])
+    items = [["steady", "a", 2.0, None], ["other", "a", 2.0, None], ["returned", "a", 2.0, None],
+             ["never", "a", 2.0, MONDAY.isoformat()], ["fresh", "a", 2.0, (MONDAY + timedelta(weeks=5)).isoformat()]]
+    url = make_shop(events, items=items)
+    for weeks in (6, 12):  # shorter and longer than the 8 quiet weeks that make a selling item dormant
+        with open_store(url) as store:
+            panel = load_panel(store, MONDAY + timedelta(weeks=weeks), "W")
+        df = classify(panel, fit_curves=False).set_index("item_id")
+        assert df.loc["steady", "stage"] == "maturity"
+        for item in ("returned", "never"):
+            assert df.loc[item, "stage"] == "dormant", (weeks, df.loc[item].to_dict())
+            assert df.loc[item, "confidence"] > 0.9 and "no sale" in df.loc[item, "reason"]
+        # launched 1 week ago: too early to judge; 7 weeks without a sale since its launch: dormant
+        assert df.loc["fresh", "stage"] == ("introduction" if weeks == 6 else "dormant")
+
+
+def test_too_short_a_history_gives_no_confident_stage(make_shop) -> None:
+    """Under 4 weeks of history no trend can be tested: maturity is a guess (0.5), not 0.98, and an item
+    that did not sell in those weeks is not called dormant yet."""
+    events = _lines("a", [3, 4, 3]) + [[ts(0, day=0), "u9", "b", "return", 1, 2.0, "r1"]]
+    url = make_shop(events, items=[["a", "x", 2.0, None], ["b", "x", 2.0, None]])
+    with open_store(url) as store:
+        panel = load_panel(store, MONDAY + timedelta(weeks=3), "W")
+    df = classify(panel, fit_curves=False).set_index("item_id")
+    assert df["stage"].to_dict() == {"a": "maturity", "b": "maturity"}
+    assert (df["confidence"] == 0.5).all() and df["reason"].str.startswith("too little history").all()

@@ -4,7 +4,8 @@ The method (docs/LIFECYCLE.md has the long form and its validation):
 
 1. dormant: no sale for ``dormant_periods`` weeks, or for ``dormant_gaps`` times the item's usual gap
    between selling weeks, whichever is longer (a slow mover that sells every five weeks is not dormant
-   after eight quiet weeks).
+   after eight quiet weeks); an item that never sold in the data is dormant once past its introduction
+   and 4 quiet weeks.
 2. introduction: launched (and the launch seen in the data) less than ``intro_periods`` weeks ago.
 3. growth / decline: the weekly number of orders over the last ``trend_window`` weeks rises / falls
    with a quasi-Poisson z-score beyond ``trend_z`` (about a 5 % two-sided test: chance alone rarely
@@ -30,7 +31,7 @@ from scipy.stats import norm
 from ..logs import get_logger
 from .diffusion import fit_bass
 from .series import SalesPanel
-from .trend import poisson_trend
+from .trend import MIN_PERIODS, poisson_trend
 
 log = get_logger(__name__)
 
@@ -84,9 +85,10 @@ def classify(panel: SalesPanel, rules: StageRules | None = None, categories: dic
         raise ValueError("stages are defined on weekly series; build the panel with freq='W'")
     lines, valid = _tail_matrix(panel, "lines", rules.trend_window)
     slope, z = poisson_trend(lines, valid)
+    typical = typical_selling_share(panel)
     rows = []
     for i, item in enumerate(panel.item_ids):
-        rows.append(_one(panel, i, item, float(slope[i]), float(z[i]), rules, fit_curves))
+        rows.append(_one(panel, i, item, float(slope[i]), float(z[i]), rules, fit_curves, typical))
     df = pd.DataFrame(rows)
     if categories is not None:
         df.insert(1, "category", [categories.get(it) for it in df["item_id"]])
@@ -95,16 +97,30 @@ def classify(panel: SalesPanel, rules: StageRules | None = None, categories: dic
     return df
 
 
+def _selling_share(units: np.ndarray) -> tuple[int, float]:
+    """Periods since the last sale (all of them if none) and the share of periods with a sale up to it."""
+    sold = np.nonzero(units > 0)[0]
+    since = len(units) - 1 - int(sold[-1]) if len(sold) else len(units)
+    active = len(units) - since  # periods up to and including the last sale
+    return since, (len(sold) / active if active > 0 else 0.0)
+
+
+def typical_selling_share(panel: SalesPanel) -> float:
+    """The median selling share of the items that sold (0.5 when none did): the weekly selling rate an
+    item that never sold is judged by (how telling its silence is)."""
+    shares = [s for s in (_selling_share(panel.history(i, what="units"))[1] for i in range(len(panel.item_ids)))
+              if s > 0]
+    return float(np.median(shares)) if shares else 0.5
+
+
 def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: StageRules,
-         fit_curves: bool) -> dict[str, object]:
+         fit_curves: bool, typical_share: float = 0.5) -> dict[str, object]:
     units = panel.history(i, what="units")
     net = np.clip(panel.history(i, what="net"), 0, None)
     lines = panel.history(i, what="lines")
     n = len(units)
     sold = np.nonzero(units > 0)[0]
-    since = n - 1 - int(sold[-1]) if len(sold) else n
-    active = n - since  # periods up to and including the last sale
-    sell_share = len(sold) / active if active > 0 else 0.0
+    since, sell_share = _selling_share(units)
     gap = 1.0 / sell_share if sell_share > 0 else float("inf")
     age = (panel.as_of - panel.launched[item]).days / 7.0
     observed = not bool(panel.left_censored[i])
@@ -118,11 +134,15 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
 
     dormant_after = max(rules.dormant_periods, rules.dormant_gaps * gap)
     # chance that a quiet spell this long happens at the item's usual selling rate
-    quiet_chance = (1.0 - sell_share) ** since if len(sold) else 1.0
+    # (an item that never sold is judged by the shop's typical rate)
+    quiet_chance = (1.0 - (sell_share if len(sold) else typical_share)) ** since
     fading = bool(len(sold)) and since >= rules.fading_periods and quiet_chance <= rules.fading_alpha
-    if (len(sold) == 0 and n >= rules.dormant_periods) or (len(sold) and since >= dormant_after):
+    # never sold (a catalog item past its introduction, or only returns) for 4 weeks or more: not selling
+    never_sold = len(sold) == 0 and since >= rules.fading_periods and not (observed and age < rules.intro_periods)
+    if never_sold or (len(sold) and since >= dormant_after):
         stage, conf = "dormant", 1.0 - quiet_chance
-        reason = (f"no sale for {since} weeks" + (f" (usually sells in {sell_share:.0%} of weeks)" if len(sold) else ""))
+        reason = (f"no sale for {since} weeks (usually sells in {sell_share:.0%} of weeks)" if len(sold)
+                  else f"no sale in its {since} weeks in the data")
     elif observed and age < rules.intro_periods:
         stage, conf = "introduction", 1.0 - 0.5 * age / rules.intro_periods
         reason = f"launched {age:.1f} weeks ago"
@@ -135,6 +155,9 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
         conf = max(conf_trend, 1.0 - quiet_chance if fading else 0.0)
         reason = (f"orders falling {np.expm1(slope):+.0%} a week (z = {z:.1f})" if z < -rules.trend_z
                   else f"no sale for {since} weeks after selling in {sell_share:.0%} of weeks")
+    elif min(n, rules.trend_window) < MIN_PERIODS:  # no trend could be tested: a guess, not evidence
+        stage, conf = "maturity", 0.5
+        reason = f"too little history to see a trend ({n} weeks)"
     else:
         stage, conf = "maturity", float(norm.cdf(rules.trend_z - abs(z)))
         reason = f"selling without a clear trend (z = {z:.1f}), at {share:.0%} of its peak"

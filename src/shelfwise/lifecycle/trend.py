@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: fewer valid periods than this give no trend test (slope 0, z 0)
+MIN_PERIODS = 4
+
 
 def poisson_trend(counts: np.ndarray, valid: np.ndarray, iters: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """Slope ``b`` and its z-score for each row of ``counts`` (items x periods), using cells where ``valid``.
@@ -23,7 +26,7 @@ def poisson_trend(counts: np.ndarray, valid: np.ndarray, iters: int = 30) -> tup
     w = valid.astype(float)
     n = w.sum(axis=1)
     tot = c.sum(axis=1)
-    ok = (n >= 4) & (tot > 0)
+    ok = (n >= MIN_PERIODS) & (tot > 0)
     pos = np.cumsum(w, axis=1) - 1.0
     tbar = np.where(n > 0, (pos * w).sum(axis=1) / np.maximum(n, 1), 0.0)
     t = (pos - tbar[:, None]) * w

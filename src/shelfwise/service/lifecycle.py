@@ -48,8 +48,18 @@ def parse_as_of(value: str | date | None) -> date | None:
         raise InputError(f"--as-of '{value}' is not a date: use YYYY-MM-DD", field="as_of") from None
 
 
+_OUT_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".json")
+
+
+def check_out(path: str | Path | None) -> None:
+    """Fail before any work when ``path`` has an extension :func:`write_frame` cannot write."""
+    if path is not None and not Path(path).name.lower().endswith(_OUT_SUFFIXES):
+        raise InputError(f"cannot write {path}: use a .csv, .csv.gz, .parquet, .json or .jsonl file name", field="out")
+
+
 def write_frame(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` by file extension: .csv / .csv.gz, .parquet, .json (records) or .jsonl."""
+    check_out(path)
     p = Path(path)
     name = p.name.lower()
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +112,7 @@ def refresh_series(db: str | None = None) -> dict[str, int]:
 
 def stages(db: str | None = None, as_of: str | date | None = None, out: str | Path | None = None) -> pd.DataFrame:
     """Every item's lifecycle stage, confidence and evidence as of ``as_of``."""
+    check_out(out)
     with open_store(db) as store:
         day = parse_as_of(as_of) or default_as_of(store)
         panel = load_panel(store, day, "W")
@@ -131,6 +142,7 @@ def forecast(db: str | None = None, freq: str = "W", horizon: int = 8, as_of: st
     plan gives them, else items of the same category with the closest price. The file at ``out`` holds
     exactly ``item_id, period_start, yhat, yhat_lo, yhat_hi``; the store keeps every column.
     """
+    check_out(out)
     freq = check_freq(freq)
     cfg = ForecastConfig.for_freq(freq, horizon=horizon, level=level, n_jobs=n_jobs)
     cfg.check()
@@ -207,6 +219,7 @@ def inventory(db: str | None = None, as_of: str | date | None = None, out: str |
     both as of the same date (computed here unless given), and the optional ``stock`` table for stock
     on hand, lead times and unit costs.
     """
+    check_out(out)
     policy = policy or InventoryPolicy()
     policy.check()
     with open_store(db) as store:
@@ -231,6 +244,7 @@ def inventory(db: str | None = None, as_of: str | date | None = None, out: str |
 def alerts(db: str | None = None, as_of: str | date | None = None, days: int = 28,
            out: str | Path | None = None, rules: AlertRules | None = None) -> pd.DataFrame:
     """Spikes and drops against the forecast interval, bulk purchases, return rates, price anomalies."""
+    check_out(out)
     rules = replace(rules or AlertRules(), days=days)
     if days < 7:
         raise InputError(f"--days must be at least 7 (one week), not {days}", field="days")
