@@ -79,6 +79,14 @@ def test_recommend_csv_for_a_users_file(trained: dict) -> None:
     assert {"m0", "m2"} <= set(top[:3])
 
 
+def test_users_file_with_duplicates_unknowns_and_blank_lines(trained: dict) -> None:
+    users = trained["root"] / "users_dup.csv"
+    users.write_text("user_id\nu1\n\nu0\nu1\nstranger\nu0\n")
+    recs = _recommend(trained, "--users", str(users), "-k", "3")
+    assert recs["user_id"].drop_duplicates().tolist() == ["u1", "u0", "stranger"]  # one list each, first order
+    assert recs.groupby("user_id")["rank"].apply(list).to_dict() == {u: [1, 2, 3] for u in ("u0", "u1", "stranger")}
+
+
 def test_items_limits_candidates_and_reaches_new_items(trained: dict) -> None:
     allowed = trained["root"] / "allowed.csv"
     allowed.write_text("item_id\nm_new\ns_new\nl0\n")

@@ -12,7 +12,6 @@ request time) they go through the ranker like everybody else.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,10 +29,12 @@ from .candidates import build_pairs, feature_names
 from .cold import ColdItems
 from .content import Content, item_embeddings
 from .covisit import CoVisit
+from .fallback import MIN_VALID_QUERIES, choose_fallback, fallback_score, out_of_fold, with_tie_break
 from .features import ItemStats
 from .generator import HistoryRecommender
 from .history import History
 from .itemknn import ItemKNN
+from .labels import MIN_LABEL_BUYERS, label_cut
 from .popular import Popular, Trending
 
 log = get_logger(__name__)
@@ -86,7 +87,8 @@ class Hybrid(HistoryRecommender):
         emb = self.embeddings if self.embeddings is not None else item_embeddings(data, self.encoder, self.store)
         has_text = np.any(emb != 0, axis=1)
         self.timings_: dict[str, float] = {"embeddings": time.perf_counter() - start}
-        cut = data.now - timedelta(days=self.label_days)
+        cut = label_cut(data.events, data.now, self.label_days)  # the last label_days, fitted to the shop
+        label_days = (data.now - cut).total_seconds() / 86400.0
         past = data.restrict(cut)
         past_history = History.from_interactions(past)
         with task("training the ranker", total=4) as bar:
@@ -103,7 +105,7 @@ class Hybrid(HistoryRecommender):
             self.cold_: ColdItems | None = None
             if self.cold:
                 t = time.perf_counter()
-                self.cold_ = ColdItems(encoder=self.encoder, label_days=self.label_days, seed=self.seed,
+                self.cold_ = ColdItems(encoder=self.encoder, label_days=label_days, seed=self.seed,
                                        embeddings=emb)
                 self.cold_.fit(data, history=self.history_)
                 self.timings_["cold"] = time.perf_counter() - t
@@ -130,6 +132,7 @@ class Hybrid(HistoryRecommender):
         self.booster_, self.calibration_, fit_report = fit_ranker(x, y, group, self.feature_names_, self.rounds,
                                                                   self.seed, self.objective)
         self.calibration_["prior"] = report["prior"]
+        self.fallback_: str | None = None if fit_report["serves"] == "ranker" else fit_report["serves"]
         self.timings_["ranker"] = time.perf_counter() - t
         report.update(fit_report)
         log.info("ranker: %s", report)
@@ -142,9 +145,10 @@ class Hybrid(HistoryRecommender):
         has_history = np.diff(history.indptr[: history.n_known + 1]) > 0
         users = np.flatnonzero((np.diff(labels.indptr) > 0) & has_history)
         n_buyers = len(users)
-        if len(users) < 20:
-            raise InputError(f"too few users bought anything in the last {self.label_days} days of the training "
-                             f"data ({len(users)}) to train the ranker; train on more data or use fewer label days")
+        if len(users) < MIN_LABEL_BUYERS:
+            days = (data.now - cut).total_seconds() / 86400.0
+            raise InputError(f"too few users bought anything in the last {days:.0f} days of the training data "
+                             f"({len(users)}, {MIN_LABEL_BUYERS} needed) to train the ranker; train on more data")
         rng = np.random.default_rng(self.seed)
         if len(users) > self.max_train_users:
             users = np.sort(rng.choice(users, self.max_train_users, replace=False))
@@ -190,7 +194,9 @@ class Hybrid(HistoryRecommender):
             if warm.any():
                 batch = build_pairs(self.generators_, self.depth, self.history_, self.stats_, user_idx[sel],
                                     user_ids[sel], warm)
-                raw = staged_predict(self.booster_, batch.x, batch.b, self.shortlist)
+                raw = (fallback_score(batch.x, self.feature_names_, self.fallback_) if self.fallback_
+                       else with_tie_break(staged_predict(self.booster_, batch.x, batch.b, self.shortlist),
+                                           batch.x, self.feature_names_))
                 out[sel[batch.b], batch.i] = _apply_platt(raw, self.calibration_)
         cold = allowed & ~self.stats_.has_events
         if explicit is None:  # the whole catalog: only items that are new now, not long-ignored ones
@@ -251,7 +257,8 @@ class Hybrid(HistoryRecommender):
         self.stats_.save(directory / "item_stats")
         self.booster_.save_model(str(directory / "ranker.txt"), num_iteration=self.booster_.best_iteration)
         save_json(directory, "ranker", {"features": self.feature_names_, "calibration": self.calibration_,
-                                        "train_report": self.train_report_, "timings": self.timings_})
+                                        "train_report": self.train_report_, "timings": self.timings_,
+                                        "fallback": self.fallback_})
 
     def load_state(self, directory: Path) -> None:
         import lightgbm as lgb
@@ -269,6 +276,7 @@ class Hybrid(HistoryRecommender):
         self.calibration_ = gens["calibration"]
         self.train_report_ = gens["train_report"]
         self.timings_ = gens["timings"]
+        self.fallback_ = gens.get("fallback")  # model sets saved before the safety net have none
 
 
 def fit_ranker(x: np.ndarray, y: np.ndarray, group: np.ndarray, names: list[str], rounds: int, seed: int,
@@ -276,7 +284,9 @@ def fit_ranker(x: np.ndarray, y: np.ndarray, group: np.ndarray, names: list[str]
     """LightGBM ranker with early stopping on a fifth of the queries, and Platt scaling on that fifth.
 
     ``y`` holds how often each candidate was bought in the label window; ranking objectives see it
-    capped at ``label_cap`` (1: bought or not), the binary objective sees bought or not.
+    capped at ``label_cap`` (1: bought or not), the binary objective sees bought or not. The report's
+    ``serves`` says whether the ranker or a plain fallback score is to be served (:mod:`.fallback`);
+    the calibration is that of the one served.
     """
     import lightgbm as lgb
 
@@ -292,9 +302,18 @@ def fit_ranker(x: np.ndarray, y: np.ndarray, group: np.ndarray, names: list[str]
     valid_set = lgb.Dataset(x[row_valid], y[row_valid], group=group[q_valid], reference=train_set)
     booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
                         callbacks=[lgb.early_stopping(30, verbose=False)])
-    raw = booster.predict(x[row_valid], num_iteration=booster.best_iteration)
+    raw = with_tie_break(booster.predict(x[row_valid], num_iteration=booster.best_iteration), x[row_valid], names)
     best = booster.best_score.get("valid_0", {}).get("ndcg@10") if booster.best_score else None
     report = {"best_iteration": int(booster.best_iteration), "valid_ndcg@10": best}
+    # the small-shop safety net (.fallback): on the held-out queries, or out of fold when they are few
+    if q_valid.sum() >= MIN_VALID_QUERIES:
+        serve, checked = choose_fallback(raw, q_valid, x, bought, group, names, seed)
+    else:
+        oof = with_tie_break(out_of_fold(params, x, y, group, names, max(1, booster.best_iteration), seed), x, names)
+        serve, checked = choose_fallback(oof, np.ones(len(group), dtype=bool), x, bought, group, names, seed)
+    report.update(checked)
+    if serve is not None:
+        raw = fallback_score(x[row_valid], names, serve)
     return booster, _platt(raw, bought[row_valid]), report
 
 

@@ -8,6 +8,7 @@ personal at once, and a brand-new user gets popular items until their first even
 from __future__ import annotations
 
 import csv
+import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -95,22 +96,30 @@ def read_ids(path: str | Path, column: str) -> list[str]:
     p = Path(path)
     if not p.exists():
         raise InputError(f"the file {p} does not exist", file=str(p))
-    with p.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8", file=str(p),
+                         line=line) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    numbered = [(reader.line_num, r) for r in reader]  # the file's own line numbers, blank lines counted
+    rows = [r for _, r in numbered if r and any(c.strip() for c in r)]
+    lines = [n for n, r in numbered if r and any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"no ids in the file (expected a '{column}' column or one id per line)", file=str(p))
     header = [c.strip() for c in rows[0]]
     if column in header:
         j = header.index(column)
         ids = []
-        for line, r in enumerate(rows[1:], start=2):
+        for line, r in zip(lines[1:], rows[1:]):
             if j >= len(r) or not r[j].strip():
                 raise InputError(f"empty {column}", file=str(p), line=line, field=column)
             ids.append(r[j].strip())
         return ids
     if len(header) > 1:
-        raise InputError(f"has several columns but none named '{column}'", file=str(p), line=1, field=column)
+        raise InputError(f"has several columns but none named '{column}'", file=str(p), line=lines[0], field=column)
     return [r[0].strip() for r in rows]
 
 
@@ -146,7 +155,7 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
               batch: int = 1000, policy: Any = None) -> pd.DataFrame:
     """Top-``k`` per user as rows ``user_id, rank, item_id, score`` (rank from 1).
 
-    ``items`` limits the candidates to these ids; ``filter_purchased`` (default: the setting) drops
+    A user listed twice gets one list, in the place of the first mention. ``items`` limits the candidates to these ids; ``filter_purchased`` (default: the setting) drops
     what the user already bought; ``recent_events`` adds events for this call only. ``policy``
     (a :class:`shelfwise.policy.PolicyParams` or a dict of its fields, over the settings' knobs; False for none) re-ranks
     a longer candidate list with the exposure policies (:mod:`shelfwise.service.policy`).
@@ -155,6 +164,7 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
         raise InputError(f"k must be at least 1 (got {k})", field="k")
     if not users:
         raise InputError("no users to recommend for", field="users")
+    users = list(dict.fromkeys(str(u) for u in users))  # one list per user, even when listed twice
     model = model or load(model_dir, version)
     from . import policy as policy_service
 
@@ -168,6 +178,10 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
         if (known < 0).all():
             raise UnknownIdError(f"none of the {len(items)} items given is known to the model; "
                                  "train again after ingesting them")
+        if (known < 0).any():
+            unknown = [str(i) for i, j in zip(items, known) if j < 0]
+            log.warning("%d of the %d items given are unknown to the model and left out (%s)", len(unknown),
+                        len(items), ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else ""))
     seen = get_settings().filter_purchased if filter_purchased is None else filter_purchased
     fresh = _new_events(model, db, users)
     if recent_events is not None:
