@@ -26,7 +26,7 @@ def _batch(ctx: DemoContext) -> str:
         folder = P.recommend_all(engine, work / "snapshot", params, work / "model", work, times, prepared=True)
     rows = {stored_name(a): P.load_into_store(store, stored_name(a), work / "aggregates" / a) for a in AGGREGATES}
     rows["engine_recommendations"] = P.load_into_store(store, "engine_recommendations", folder)
-    ctx.figures["batch pipeline seconds"] = round(sum(times.seconds.values()), 1)
+    ctx.figures["batch pipeline seconds"] = round(sum(times.seconds.values()), 3)
     sec = ctx.report.section("Batch pipeline (scale-out engine)")
     sec.text("The aggregates and lists that `shelfwise train/recommend --engine duckdb|spark` build, here on "
              "the embedded DuckDB engine; the same SQL runs on Spark (see docs/SCALE.md).")
