@@ -165,6 +165,12 @@ def test_cli_evaluate_and_score(db: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "score.json").read_text())["metrics"]["hit_rate@1"] == pytest.approx(2 / 3)
 
+    # the group's --db names the store for the subcommand too
+    res = runner.invoke(app, ["evaluate", "--db", db, "score", "--recs", str(recs), "--cutoff", "2024-01-10",
+                              "--json", str(tmp_path / "score2.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "score2.json").read_text())["metrics"]["hit_rate@1"] == pytest.approx(2 / 3)
+
     res = runner.invoke(app, ["evaluate", "--db", db, "--cutoff", "2024-01-10", "--models", "nope"])
     assert res.exit_code == 2 and "unknown model" in res.output
     res = runner.invoke(app, ["evaluate", "score", "--help"])

@@ -64,6 +64,7 @@ def evaluate(ctx: typer.Context, db: Optional[str] = DbOption, cutoff: Optional[
              items: Optional[Path] = ItemsOption, json_out: Optional[Path] = JsonOption) -> None:
     """Fit the chosen models on the events before --cutoff and print their metrics on the purchases after it."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"db": db}  # 'shelfwise evaluate --db X score' means the store X, as written
         return
     if cutoff is None:
         console.print(ctx.get_help())
@@ -88,7 +89,8 @@ def evaluate(ctx: typer.Context, db: Optional[str] = DbOption, cutoff: Optional[
 
 
 @evaluate_app.command("score")
-def score(recs: Path = typer.Option(..., "--recs", help="Recommendations CSV: user_id,rank,item_id,score (as "
+def score(ctx: typer.Context,
+          recs: Path = typer.Option(..., "--recs", help="Recommendations CSV: user_id,rank,item_id,score (as "
                                                        "written by shelfwise recommend --out)."),
           db: Optional[str] = DbOption,
           cutoff: str = typer.Option(..., "--cutoff", help="Split date (ISO 8601): the purchases at or after it "
@@ -99,6 +101,7 @@ def score(recs: Path = typer.Option(..., "--recs", help="Recommendations CSV: us
                                                            "list in the file)."),
           items: Optional[Path] = ItemsOption, json_out: Optional[Path] = JsonOption) -> None:
     """Score any recommendations CSV against the store's purchases after --cutoff (an independent scorer)."""
+    db = db or (ctx.obj or {}).get("db")
     with handled():
         result = evaluate_service.score_recommendations(recs, db, cutoff, window_days, k, items)
     _print_split(result["split"])
