@@ -246,3 +246,37 @@ def test_id_prefix_overlap_is_the_common_prefix_length():
     expected = [[max(len(os.path.commonprefix([a, b])) - 2, 0) for b in low] for a in low]
     assert np.array_equal(shared, expected)
     assert shared[0, 1] == 3 and shared[0, 2] == 2 and shared[0, 3] == 0  # 85123, 8512 / 851
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 256])
+def test_cold_max_similarity_features_match_whole_tables(tiny, tiny_emb, monkeypatch, chunk):
+    """The most-similar-bought-item features, computed chunk by chunk of users, equal the maxima over
+    whole-catalog similarity tables (what they were computed from before the tables were dropped)."""
+    from shelfwise.recommend import cold
+    from shelfwise.recommend.cold import _C, ColdItems
+
+    monkeypatch.setattr(cold, "MAX_CHUNK_USERS", chunk)
+    model = ColdItems(embeddings=tiny_emb, rounds=20).fit(tiny)
+    items = np.flatnonzero(~model.stats_.has_events)
+    users = np.arange(min(12, len(tiny.user_ids)))
+    f = model._pair_features(model.history_, users, tiny.user_ids[users], items)
+    rows = model.history_.rows(tiny.user_ids[users], users)
+    from shelfwise.recommend.itemknn import INTEREST_WEIGHTS
+
+    bought = model.history_.matrix(rows, INTEREST_WEIGHTS, binary=True)
+    whole = {"c_tfidf_max": (model.tfidf_ @ model.tfidf_[items].T).toarray(),
+             "c_words_max": (model.words_ @ model.words_[items].T).toarray(),
+             "c_max_sim": model.emb_ @ model.emb_[items].T,
+             "c_bigrams_max": (model.bigrams_ @ model.bigrams_[items].T).toarray()}
+    checked = 0
+    for r in range(len(users)):
+        mine = bought.indices[bought.indptr[r]:bought.indptr[r + 1]]
+        if not len(mine):
+            assert np.isnan(f[r, :, _C["c_max_sim"]]).all()
+            continue
+        checked += 1
+        for name, table in whole.items():
+            np.testing.assert_allclose(f[r, :, _C[name]], table[mine].max(axis=0), atol=1e-6)
+        np.testing.assert_allclose(f[r, :, _C["c_bigrams_mean"]], whole["c_bigrams_max"][mine].mean(axis=0),
+                                   atol=1e-6)
+    assert checked > 0

@@ -51,6 +51,8 @@ LGBM_PARAMS: dict[str, Any] = {
 #: warm items on each side of a new item in item-id order that count as its code neighbours (on the
 #: Online Retail validation window, inside the training data, 1 did better than 2, 3, 4 or 8)
 CODE_NEIGHBOURS = 1
+#: users whose bought items' similarity rows are computed together (bounds memory on big catalogs)
+MAX_CHUNK_USERS = 256
 
 #: features the new-item model serves instead of its ranker when the ranker does not beat them on its
 #: held-out queries: the profile cosines a plain TF-IDF content model computes
@@ -229,12 +231,7 @@ class ColdItems(HistoryRecommender):
         weight = np.asarray(nb.sum(axis=1)).ravel()
         side: dict[str, Any] = {
             "emb": self.emb_[items], "tfidf": self.tfidf_[items].T.tocsc(), "words": self.words_[items].T.tocsc(),
-            # (all items, these items): rows are contiguous for the per-user max below
-            "sims": np.ascontiguousarray((self.emb_[items] @ self.emb_.T).T),
-            "tf_sims": (self.tfidf_ @ self.tfidf_[items].T).toarray(),
-            "w_sims": (self.words_ @ self.words_[items].T).toarray(),
             "bigrams": self.bigrams_[items].T.tocsc(),
-            "b_sims": (self.bigrams_ @ self.bigrams_[items].T).toarray(),
             "nb": nb.T.tocsc(), "nb_sim": weight / max(self.neighbours, 1),
             "code_nb": self.code_nb_[items].T.tocsc(), "prefixes": self.prefixes_[items].T.tocsc(),
         }
@@ -248,6 +245,32 @@ class ColdItems(HistoryRecommender):
             side[feature] = nb @ np.nan_to_num(v[name]) / np.maximum(weight, 1e-9)
         self._side = (key, side)
         return side
+
+    def _bought_item_maxima(self, f: np.ndarray, bought: sp.csr_matrix, side: dict[str, Any]) -> None:
+        """The most similar bought item per (user, new item), and the mean over bought items (bigrams).
+
+        Similarities are computed for the items a chunk of users bought, never as a whole-catalog x
+        new-items table: on a 55k-item catalog with 11k listed new items those tables took 10 GB.
+        """
+        for start in range(0, bought.shape[0], MAX_CHUNK_USERS):
+            chunk = bought[start:start + MAX_CHUNK_USERS]
+            need = np.unique(chunk.indices)
+            if len(need) == 0:
+                continue
+            at = np.full(bought.shape[1], -1, dtype=np.int64)
+            at[need] = np.arange(len(need))
+            tables = {"c_tfidf_max": (self.tfidf_[need] @ side["tfidf"]).toarray(),
+                      "c_words_max": (self.words_[need] @ side["words"]).toarray(),
+                      "c_max_sim": (side["emb"] @ self.emb_[need].T).T}
+            b_sims = (self.bigrams_[need] @ side["bigrams"]).toarray()
+            for r in range(chunk.shape[0]):
+                mine = at[chunk.indices[chunk.indptr[r]:chunk.indptr[r + 1]]]
+                if len(mine):
+                    for name, table in tables.items():
+                        f[start + r, :, _C[name]] = table[mine].max(axis=0)
+                    b = b_sims[mine]
+                    f[start + r, :, _C["c_bigrams_max"]] = b.max(axis=0)
+                    f[start + r, :, _C["c_bigrams_mean"]] = b.mean(axis=0)
 
     def _pair_features(self, history: History, user_idx: np.ndarray, user_ids: np.ndarray,
                        items: np.ndarray) -> np.ndarray:
@@ -271,15 +294,7 @@ class ColdItems(HistoryRecommender):
         top = peer.max(axis=1, keepdims=True)
         f[:, :, _C["c_bigrams_rel"]] = np.divide(peer, top, out=np.zeros_like(peer), where=top > 0)
         f[:, :, _C["c_tfidf_all"]] = (_normalise_rows(counts @ self.tfidf_) @ side["tfidf"]).toarray()
-        for r in range(n_u):
-            mine = bought.indices[bought.indptr[r]:bought.indptr[r + 1]]
-            if len(mine):
-                f[r, :, _C["c_tfidf_max"]] = side["tf_sims"][mine].max(axis=0)
-                f[r, :, _C["c_words_max"]] = side["w_sims"][mine].max(axis=0)
-                f[r, :, _C["c_max_sim"]] = side["sims"][mine].max(axis=0)
-                b = side["b_sims"][mine]
-                f[r, :, _C["c_bigrams_max"]] = b.max(axis=0)
-                f[r, :, _C["c_bigrams_mean"]] = b.mean(axis=0)
+        self._bought_item_maxima(f, bought, side)
         f[:, :, _C["c_nb_user"]] = (bought @ side["nb"]).toarray()
         f[:, :, _C["c_nb_user_decay"]] = (decayed @ side["nb"]).toarray()
         for feature in ("i_nb_pop", "i_nb_pop30", "i_nb_buyers", "i_nb_repeat"):
