@@ -27,17 +27,23 @@ MAX_LABEL_SHARE = 0.5
 MIN_LABEL_BUYERS = 20
 
 
+#: events that stand in for purchases as labels on a shop whose window logs no purchase at all
+INTEREST_LABELS = ("cart", "favorite", "click", "view")
+
+
+def label_events(events: pd.DataFrame, cut: datetime | pd.Timestamp) -> pd.DataFrame:
+    """The label events: known users' purchases at or after ``cut``, or their interest events when the
+    window holds no purchase (a log of views and carts only)."""
+    later = events[(events["timestamp"] >= pd.Timestamp(cut)) & (events["user_idx"] >= 0)]
+    bought = later["event"] == "purchase"
+    return later[bought] if bought.any() else later[later["event"].isin(INTEREST_LABELS)]
+
+
 def label_buyers(events: pd.DataFrame, cut: pd.Timestamp) -> int:
-    """Known users who bought at or after ``cut`` (any interest event when the window has no purchase)
-    and had an event before it: the ranker's possible training queries."""
-    known = events[events["user_idx"].to_numpy() >= 0]
-    ts = known["timestamp"]
-    later = known[ts >= cut]
-    bought = later[later["event"] == "purchase"]
-    if bought.empty:
-        bought = later[later["event"].isin(["cart", "favorite", "click", "view"])]
-    before = known.loc[ts < cut, "user_idx"].unique()
-    return int(np.isin(bought["user_idx"].unique(), before).sum())
+    """Users with a label event at or after ``cut`` and an event before it: the ranker's possible
+    training queries."""
+    earlier = events[(events["timestamp"] < cut) & (events["user_idx"] >= 0)]
+    return int(np.isin(label_events(events, cut)["user_idx"].unique(), earlier["user_idx"].unique()).sum())
 
 
 def label_cut(events: pd.DataFrame, now: datetime, label_days: float,
@@ -53,10 +59,11 @@ def label_cut(events: pd.DataFrame, now: datetime, label_days: float,
         log.info("label window: the last %s days hold over %.0f%% of the events; using the window from %s",
                  label_days, 100 * MAX_LABEL_SHARE, floor)
         return floor.to_pydatetime()
-    start = cut
-    while cut > floor and label_buyers(events, cut) < min_buyers:
+    start, buyers = cut, label_buyers(events, cut)
+    while cut > floor and buyers < min_buyers:
         cut = max(cut - step, floor)
+        buyers = label_buyers(events, cut)
     if cut != start:
         log.info("label window widened from %s to %.1f days to hold more buyers (%d)", label_days,
-                 (now_ts - cut) / pd.Timedelta(days=1), label_buyers(events, cut))
+                 (now_ts - cut) / pd.Timedelta(days=1), buyers)
     return cut.to_pydatetime()

@@ -34,7 +34,7 @@ from .features import ItemStats
 from .generator import HistoryRecommender
 from .history import History
 from .itemknn import ItemKNN
-from .labels import MIN_LABEL_BUYERS, label_cut
+from .labels import MIN_LABEL_BUYERS, label_cut, label_events
 from .popular import Popular, Trending
 
 log = get_logger(__name__)
@@ -357,16 +357,9 @@ def _threads() -> int:
 
 def _label_matrix(data: Any, cut: Any) -> Any:
     """Users x items: purchases on or after ``cut`` (any interest event when the shop logs no purchases)."""
-    import pandas as pd
-
-    ev = data.events
-    later = ev[(ev["timestamp"] >= pd.Timestamp(cut)) & (ev["user_idx"] >= 0)]
-    kind = "purchase" if (later["event"] == "purchase").any() else None
-    if kind is not None:
-        later = later[later["event"] == kind]
-    else:
-        later = later[later["event"].isin(["cart", "favorite", "click", "view"])]
     import scipy.sparse as sp
+
+    later = label_events(data.events, cut)
 
     m = sp.csr_matrix((np.ones(len(later)), (later["user_idx"].to_numpy(), later["item_idx"].to_numpy())),
                       shape=(data.n_users, data.n_items))

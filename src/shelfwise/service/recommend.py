@@ -104,9 +104,9 @@ def read_ids(path: str | Path, column: str) -> list[str]:
         raise InputError(f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8", file=str(p),
                          line=line) from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    numbered = [(reader.line_num, r) for r in reader]  # the file's own line numbers, blank lines counted
-    rows = [r for _, r in numbered if r and any(c.strip() for c in r)]
-    lines = [n for n, r in numbered if r and any(c.strip() for c in r)]
+    # the file's own line numbers (blank lines counted) beside the rows that hold anything
+    numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    lines, rows = [n for n, _ in numbered], [r for _, r in numbered]
     if not rows:
         raise InputError(f"no ids in the file (expected a '{column}' column or one id per line)", file=str(p))
     header = [c.strip() for c in rows[0]]
@@ -155,8 +155,8 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
               batch: int = 1000, policy: Any = None) -> pd.DataFrame:
     """Top-``k`` per user as rows ``user_id, rank, item_id, score`` (rank from 1).
 
-    A user listed twice gets one list, in the place of the first mention. ``items`` limits the candidates to these ids; ``filter_purchased`` (default: the setting) drops
-    what the user already bought; ``recent_events`` adds events for this call only. ``policy``
+    A user listed twice gets one list, in the place of the first mention. ``items`` limits the
+    candidates to these ids; ``filter_purchased`` (default: the setting) drops what the user already bought; ``recent_events`` adds events for this call only. ``policy``
     (a :class:`shelfwise.policy.PolicyParams` or a dict of its fields, over the settings' knobs; False for none) re-ranks
     a longer candidate list with the exposure policies (:mod:`shelfwise.service.policy`).
     """
