@@ -77,7 +77,6 @@ def test_stage_counts_per_category() -> None:
     assert t.loc["(all)", "items"] == 4 and list(t.columns[:5]) == list(STAGES)
 
 
-
 def test_items_that_never_sold_are_dormant_with_confidence(make_shop) -> None:
     """A catalog item past its introduction that never sold, or one with only returns, is not "selling
     without a trend" (maturity) and not dormant with confidence 0: its silence is judged at the shop's rate."""

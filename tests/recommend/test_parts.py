@@ -254,6 +254,7 @@ def test_cold_max_similarity_features_match_whole_tables(tiny, tiny_emb, monkeyp
     whole-catalog similarity tables (what they were computed from before the tables were dropped)."""
     from shelfwise.recommend import cold
     from shelfwise.recommend.cold import _C, ColdItems
+    from shelfwise.recommend.itemknn import INTEREST_WEIGHTS
 
     monkeypatch.setattr(cold, "MAX_CHUNK_USERS", chunk)
     model = ColdItems(embeddings=tiny_emb, rounds=20).fit(tiny)
@@ -261,8 +262,6 @@ def test_cold_max_similarity_features_match_whole_tables(tiny, tiny_emb, monkeyp
     users = np.arange(min(12, len(tiny.user_ids)))
     f = model._pair_features(model.history_, users, tiny.user_ids[users], items)
     rows = model.history_.rows(tiny.user_ids[users], users)
-    from shelfwise.recommend.itemknn import INTEREST_WEIGHTS
-
     bought = model.history_.matrix(rows, INTEREST_WEIGHTS, binary=True)
     whole = {"c_tfidf_max": (model.tfidf_ @ model.tfidf_[items].T).toarray(),
              "c_words_max": (model.words_ @ model.words_[items].T).toarray(),
