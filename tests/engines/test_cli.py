@@ -65,7 +65,10 @@ def test_train_recommend_lifecycle_with_engine(tmp_path: Path) -> None:
 
 
 def test_recommend_without_an_engine_model(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["recommend", "--engine", "duckdb", "--all-users", "--model-dir", str(tmp_path)])
+    db = tmp_path / "shop.duckdb"
+    open_store(f"duckdb:///{db}").close()
+    res = runner.invoke(app, ["recommend", "--engine", "duckdb", "--all-users", "--model-dir", str(tmp_path),
+                              "--db", str(db)])
     assert res.exit_code == 2 and "train --engine" in res.output
 
 

@@ -85,6 +85,9 @@ def test_cli_flags_reach_the_service(monkeypatch, tmp_path):
         return pd.DataFrame({"user_id": ids, "rank": [1] * len(ids), "item_id": ["x"] * len(ids), "score": [1.0] * len(ids)})
 
     monkeypatch.setattr(rec_service, "recommend", fake)
+    db = tmp_path / "shop.duckdb"
+    open_store(f"duckdb:///{db}").close()  # --db must name an existing store
+    monkeypatch.setenv("SHELFWISE_DB", str(db))
     result = CliRunner().invoke(app, ["recommend", "--user", "u1", "--exploration-weight", "0.2",
                                       "--item-age-cutoff-days", "14", "--long-tail-weight", "0.4", "--tail-share", "0.3",
                                       "--category-cap", "2", "--diversity", "0.25"])

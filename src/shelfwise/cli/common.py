@@ -18,8 +18,36 @@ from ..errors import ShelfwiseError
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
-DbOption = typer.Option(None, "--db", help="Store URL or DuckDB file (default: SHELFWISE_DB or ./shelfwise.duckdb).",
-                        envvar="SHELFWISE_DB", show_envvar=True)
+def existing_store(ctx: typer.Context, value: str | None) -> str | None:
+    """Refuse a DuckDB file that is not there, before any work.
+
+    DuckDB creates a missing file on connect, so a mistyped --db used to leave an empty store behind and
+    end in a puzzling "no events" message. Only commands that load data (``ingest``, ``serve``, ``keys
+    create``, ``experiment create``) may start a new store.
+    """
+    if ctx.resilient_parsing:
+        return value
+    from ..config import get_settings
+    from ..data.store.base import normalise_url
+
+    url = normalise_url(value or get_settings().db)
+    scheme, _, rest = url.partition("://")
+    path = rest[1:] if rest.startswith("/") else rest
+    if scheme == "duckdb" and path not in ("", ":memory:") and not Path(path).expanduser().exists():
+        raise typer.BadParameter(f"no store at {path}: load a shop into it first "
+                                 f"(shelfwise ingest SHOP_DIR --db {path}), or name an existing store")
+    return value
+
+
+_DB_HELP = "Store URL or DuckDB file (default: SHELFWISE_DB or ./shelfwise.duckdb)."
+#: --db of commands that read a store: it must exist
+DbOption = typer.Option(None, "--db", help=_DB_HELP, envvar="SHELFWISE_DB", show_envvar=True,
+                        callback=existing_store)
+#: --db checked by the command itself (a group's --db that its subcommand may give instead)
+UncheckedDbOption = typer.Option(None, "--db", help=_DB_HELP, envvar="SHELFWISE_DB", show_envvar=True)
+#: --db of commands that may start a new store (loading data, serving event intake, creating keys)
+NewDbOption = typer.Option(None, "--db", help=_DB_HELP + " Created when missing.", envvar="SHELFWISE_DB",
+                           show_envvar=True)
 
 EngineOption = typer.Option(None, "--engine", help="Batch engine: local (default: this machine), duckdb (the batch "
                             "pipeline in DuckDB) or spark (the same pipeline on Apache Spark; see docs/SCALE.md).",

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..service import evaluate as evaluate_service
-from .common import DbOption, console, dumps, err_console, handled
+from .common import UncheckedDbOption, console, dumps, err_console, existing_store, handled
 
 evaluate_app = typer.Typer(help="Offline evaluation on a global time split: train before --cutoff, test on the "
                                 "purchases after it by users seen before, ranking over the whole catalog.",
@@ -54,7 +54,7 @@ def _print_split(summary: dict[str, Any]) -> None:
 
 
 @evaluate_app.callback()
-def evaluate(ctx: typer.Context, db: Optional[str] = DbOption, cutoff: Optional[str] = CutoffOption,
+def evaluate(ctx: typer.Context, db: Optional[str] = UncheckedDbOption, cutoff: Optional[str] = CutoffOption,
              window_days: Optional[float] = WindowOption,
              k: int = typer.Option(10, "-k", help="Length of each recommendation list (metrics are @K)."),
              models: str = typer.Option(",".join(evaluate_service.DEFAULT_MODELS), "--models",
@@ -71,6 +71,7 @@ def evaluate(ctx: typer.Context, db: Optional[str] = DbOption, cutoff: Optional[
         err_console.print("[bold red]error:[/] give --cutoff DATE to evaluate models, or use "
                           "'shelfwise evaluate score' to score a recommendations file")
         raise typer.Exit(2)
+    existing_store(ctx, db)
     with handled():
         result = evaluate_service.evaluate_models(db, cutoff, window_days, k, models.split(","), items)
     _print_split(result["split"])
@@ -92,7 +93,7 @@ def evaluate(ctx: typer.Context, db: Optional[str] = DbOption, cutoff: Optional[
 def score(ctx: typer.Context,
           recs: Path = typer.Option(..., "--recs", help="Recommendations CSV: user_id,rank,item_id,score (as "
                                                        "written by shelfwise recommend --out)."),
-          db: Optional[str] = DbOption,
+          db: Optional[str] = UncheckedDbOption,
           cutoff: str = typer.Option(..., "--cutoff", help="Split date (ISO 8601): the purchases at or after it "
                                                            "are the test; events before it define seen users, "
                                                            "popularity and cold items."),
@@ -101,7 +102,7 @@ def score(ctx: typer.Context,
                                                            "list in the file)."),
           items: Optional[Path] = ItemsOption, json_out: Optional[Path] = JsonOption) -> None:
     """Score any recommendations CSV against the store's purchases after --cutoff (an independent scorer)."""
-    db = db or (ctx.obj or {}).get("db")
+    db = existing_store(ctx, db or (ctx.obj or {}).get("db"))
     with handled():
         result = evaluate_service.score_recommendations(recs, db, cutoff, window_days, k, items)
     _print_split(result["split"])

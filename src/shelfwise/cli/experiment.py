@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..service import experiment as svc
 from ..service import experiment_report as rep
-from .common import DbOption, console, dumps, handled, print_json
+from .common import DbOption, NewDbOption, console, dumps, handled, print_json
 
 experiment_app = typer.Typer(help="A/B tests: analyse a result table; create, assign and follow experiments; "
                                   "learn a display policy from logs.", no_args_is_help=True)
@@ -173,7 +173,7 @@ def create(name: str = typer.Argument(..., help="The experiment's name (unique i
            salt: Optional[str] = typer.Option(None, "--salt", help="Assignment salt (default: random). Same salt and "
                                               "name, same assignment."),
            description: str = typer.Option("", "--description", help="What the experiment tests."),
-           db: Optional[str] = DbOption, as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+           db: Optional[str] = NewDbOption, as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Register an experiment between arms (for example two display policies) in the store."""
     with handled():
         try:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..service import keys as key_service
-from .common import DbOption, console, handled, print_json
+from .common import DbOption, NewDbOption, console, handled, print_json
 
 keys_app = typer.Typer(help="API keys for `shelfwise serve` (read and write scopes).", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ keys_app = typer.Typer(help="API keys for `shelfwise serve` (read and write scop
 def create(scope: str = typer.Option(..., "--scope", help="read (recommendations, items, reports) or write "
                                      "(also events and retraining)."),
            name: str = typer.Option("", "--name", help="A label to recognise the key by (who uses it)."),
-           db: Optional[str] = DbOption) -> None:
+           db: Optional[str] = NewDbOption) -> None:
     """Create a key and print it ONCE, as the last word of the output (only its hash is stored).
 
     With a DuckDB store, create keys while the service is stopped (one process holds a DuckDB file).

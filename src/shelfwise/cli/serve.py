@@ -7,12 +7,12 @@ from typing import Optional
 
 import typer
 
-from .common import DbOption, console, err_console, handled
+from .common import NewDbOption, console, err_console, handled
 
 
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-          db: Optional[str] = DbOption,
+          db: Optional[str] = NewDbOption,
           model_dir: Optional[Path] = typer.Option(None, "--model-dir", envvar="SHELFWISE_MODEL_DIR",
                                                    help="Model sets folder (default: SHELFWISE_MODEL_DIR)."),
           retrain_every: float = typer.Option(0.0, "--retrain-every", min=0.0,

@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from ..service import shop as shop_service
-from .common import DbOption, EngineOption, MasterOption, console, handled, print_json
+from .common import DbOption, NewDbOption, EngineOption, MasterOption, console, handled, print_json
 
 
 def ingest(shop_dir: Path = typer.Argument(..., help="A shop folder (items, events, users, reviews tables)."),
-           db: Optional[str] = DbOption,
+           db: Optional[str] = NewDbOption,
            as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
            engine: Optional[str] = EngineOption, spark_master: Optional[str] = MasterOption) -> None:
     """Validate and load a shop folder; rejected rows are kept with file, line and reason."""

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..service import text as text_service
-from .common import DbOption, console, handled, print_json
+from .common import DbOption, UncheckedDbOption, console, existing_store, handled, print_json
 
 finetune_app = typer.Typer(help="Fine-tune text models: classifiers, and the item encoder on shop behaviour.",
                            no_args_is_help=True)
@@ -103,7 +103,7 @@ def classify(model: Path = typer.Option(..., "--model", help="A folder written b
 
 
 @sentiment_app.callback()
-def sentiment(ctx: typer.Context, db: Optional[str] = DbOption,
+def sentiment(ctx: typer.Context, db: Optional[str] = UncheckedDbOption,
               input: Optional[Path] = typer.Option(None, "--input", help="Score this file instead of the store."),
               text_col: str = typer.Option("text", "--text-col", help="Text column of --input."),
               out: Optional[Path] = typer.Option(None, "--out", help="With --input: output file "
@@ -116,6 +116,8 @@ def sentiment(ctx: typer.Context, db: Optional[str] = DbOption,
     """Score reviews: per-review label and probability, per-item share positive, trend and complaint terms."""
     if ctx.invoked_subcommand is not None:
         return
+    if input is None:
+        existing_store(ctx, db)  # scoring the store's reviews: it must exist
     with handled():
         summary = text_service.sentiment_score(db, input, text_col, out, model_en, model_zh)
     if as_json:
