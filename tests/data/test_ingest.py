@@ -51,6 +51,8 @@ def one_bad_row(tmp_path: Path, store, row: str) -> tuple[object, list[dict]]:
     ("2011-01-01,u1,i1,purchase,two,,,", "cannot parse two in column 'quantity' as a number"),
     ("2011-01-01,u1,i1,purchase,1,abc,,", "cannot parse abc in column 'price' as a number"),
     ("2011-01-01,u1,i1,purchase,1,-3.5,,", "negative price -3.5"),
+    ("2011-01-01,u1,i1,purchase,-2,,,", "quantity -2 is not above 0 (a return is a return event"),
+    ("2011-01-01,u1,i1,return,0,,,", "quantity 0 is not above 0"),
     ("2011-01-01,u1,i1,checkout,1,,,", "unknown event type checkout"),
     ("2011-01-01,u1,i1,impression,,,0,0.5", "position 0 is not a 1-based slot"),
     ("2011-01-01,u1,i1,impression,,,1.5,0.5", "cannot parse 1.5 in column 'position' as a whole number"),

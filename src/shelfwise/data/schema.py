@@ -18,6 +18,7 @@ class Kind(str, Enum):
     TIMESTAMP = "timestamp"  # ISO 8601 (naive means UTC) or Unix epoch seconds
     NUMBER = "number"        # a finite number
     PRICE = "price"          # a finite number >= 0
+    QUANTITY = "quantity"    # a finite number > 0 (a return is its own event type, never a negative sale)
     POSITION = "position"    # an integer >= 1 (1-based display slot)
     PROBABILITY = "probability"  # a number in (0, 1]
     RATING = "rating"        # a number in [1, 5]
@@ -28,7 +29,7 @@ EVENT_TYPES: tuple[str, ...] = ("impression", "view", "click", "cart", "favorite
 
 SQL_TYPES: dict[Kind, str] = {
     Kind.ID: "VARCHAR", Kind.TEXT: "VARCHAR", Kind.TIMESTAMP: "TIMESTAMP", Kind.NUMBER: "DOUBLE",
-    Kind.PRICE: "DOUBLE", Kind.POSITION: "INTEGER", Kind.PROBABILITY: "DOUBLE", Kind.RATING: "DOUBLE",
+    Kind.PRICE: "DOUBLE", Kind.QUANTITY: "DOUBLE", Kind.POSITION: "INTEGER", Kind.PROBABILITY: "DOUBLE", Kind.RATING: "DOUBLE",
     Kind.EVENT: "VARCHAR",
 }
 
@@ -100,7 +101,7 @@ EVENTS = TableSpec(
         Column("user_id", Kind.ID, required=True, nullable=True),
         Column("item_id", Kind.ID, required=True),
         Column("event", Kind.EVENT, required=True),
-        Column("quantity", Kind.NUMBER, default="1"),
+        Column("quantity", Kind.QUANTITY, default="1"),
         Column("price", Kind.PRICE),
         Column("session_id", Kind.ID),
         Column("position", Kind.POSITION),

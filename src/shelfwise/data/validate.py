@@ -69,7 +69,7 @@ def _typed(col: Column) -> str:
                 f"THEN (CASE WHEN abs(TRY_CAST({v} AS DOUBLE)) <= {_MAX_EPOCH} "
                 f"THEN to_timestamp(TRY_CAST({v} AS DOUBLE))::TIMESTAMP END) "
                 f"ELSE TRY_CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
-    if k in (Kind.NUMBER, Kind.PRICE, Kind.PROBABILITY, Kind.RATING):
+    if k in (Kind.NUMBER, Kind.PRICE, Kind.QUANTITY, Kind.PROBABILITY, Kind.RATING):
         return f"(CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END)"
     if k is Kind.POSITION:
         return (f"(CASE WHEN TRY_CAST({v} AS DOUBLE) = floor(TRY_CAST({v} AS DOUBLE)) "
@@ -105,7 +105,7 @@ def rule_problems(col: Column, v: str, lit: Callable[[str], str]) -> list[str]:
 
     parse_word = {
         Kind.TIMESTAMP: "a timestamp (ISO 8601 or Unix epoch seconds)",
-        Kind.NUMBER: "a number", Kind.PRICE: "a number", Kind.PROBABILITY: "a number",
+        Kind.NUMBER: "a number", Kind.PRICE: "a number", Kind.QUANTITY: "a number", Kind.PROBABILITY: "a number",
         Kind.RATING: "a number", Kind.POSITION: "a whole number",
     }.get(col.kind)
     if parse_word:
@@ -113,6 +113,9 @@ def rule_problems(col: Column, v: str, lit: Callable[[str], str]) -> list[str]:
                    f"{reason('cannot parse ', f' in column {qn} as {parse_word}')} END")
     if col.kind is Kind.PRICE:
         out.append(f"CASE WHEN {t} < 0 THEN {reason('negative price ', f' in column {qn}')} END")
+    if col.kind is Kind.QUANTITY:
+        out.append(f"CASE WHEN {t} <= 0 THEN "
+                   f"{reason('quantity ', ' is not above 0 (a return is a return event with a positive quantity)')} END")
     if col.kind is Kind.POSITION:
         out.append(f"CASE WHEN {t} < 1 THEN {reason('position ', ' is not a 1-based slot')} END")
     if col.kind is Kind.PROBABILITY:

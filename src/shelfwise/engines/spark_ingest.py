@@ -38,7 +38,7 @@ from .spark_engine import spark_session
 log = get_logger(__name__)
 
 _SPARK_TYPES = {Kind.ID: "STRING", Kind.TEXT: "STRING", Kind.TIMESTAMP: "TIMESTAMP_NTZ", Kind.NUMBER: "DOUBLE",
-                Kind.PRICE: "DOUBLE", Kind.POSITION: "INT", Kind.PROBABILITY: "DOUBLE", Kind.RATING: "DOUBLE",
+                Kind.PRICE: "DOUBLE", Kind.QUANTITY: "DOUBLE", Kind.POSITION: "INT", Kind.PROBABILITY: "DOUBLE", Kind.RATING: "DOUBLE",
                 Kind.EVENT: "STRING"}
 
 
@@ -73,7 +73,7 @@ def _typed(col: Column) -> str:
                 f"THEN (CASE WHEN abs({_double(v)}) <= {_MAX_EPOCH} "
                 f"THEN CAST(timestamp_micros(CAST(round({_double(v)} * 1000000) AS BIGINT)) AS TIMESTAMP_NTZ) END) "
                 f"ELSE CAST(CAST({v} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END)")
-    if k in (Kind.NUMBER, Kind.PRICE, Kind.PROBABILITY, Kind.RATING):
+    if k in (Kind.NUMBER, Kind.PRICE, Kind.QUANTITY, Kind.PROBABILITY, Kind.RATING):
         return _finite(_double(v))
     if k is Kind.POSITION:
         d = _double(v)
