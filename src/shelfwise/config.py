@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     filter_purchased: bool = Field(False, description="Drop items a user already bought from recommendations.")
     exploration_weight: float = Field(0.0, ge=0.0, le=1.0)
     item_age_cutoff_days: int = Field(30, ge=0)
+    new_item_max_share: float = Field(0.2, ge=0.0, le=1.0,
+                                      description="Most share of a whole-catalog recommendation list's slots that "
+                                      "items without events (new items) may take (floor(share * k)); 1: no cap. "
+                                      "Lists restricted with --items are not capped.")
     long_tail_weight: float = Field(0.0, ge=0.0, le=1.0)
     seed: int = 42
     log_level: str = "INFO"

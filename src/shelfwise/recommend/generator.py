@@ -75,6 +75,7 @@ class HistoryRecommender(Recommender):
                 rows = self.history_.rows(user_list, uidx)
                 bought = self.history_.matrix(rows, {"purchase": 1.0}).tocoo()
                 scores[bought.row, bought.col] = -np.inf
+            scores = self._limit(scores, k, allowed)
         ids, top = _top_k(scores, self.data_.item_ids, k)
         return (ids[0], top[0]) if single else (ids, top)
 
@@ -89,6 +90,11 @@ class HistoryRecommender(Recommender):
     def _score_within(self, user_idx: np.ndarray, user_ids: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         """Scores when only ``allowed`` items may be returned; models that pick candidates override it."""
         return self._score(user_idx, user_ids)
+
+    def _limit(self, scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+        """The final scores of a ``k``-slot list, after every filter: a hook for rules about the list as a
+        whole (the hybrid caps the slots of new items). ``allowed``: as in :meth:`_score_within`."""
+        return scores
 
     def _rows(self, user_idx: np.ndarray, user_ids: np.ndarray) -> np.ndarray:
         return self.history_.rows(user_ids, user_idx)

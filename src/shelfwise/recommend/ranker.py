@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from ..artifacts import load_json, save_json
 from ..config import get_settings
@@ -27,6 +26,7 @@ from .als import ALS
 from .buy_again import BuyAgain
 from .candidates import build_pairs, feature_names
 from .cold import ColdItems
+from .launch import new_item_mask
 from .content import Content, item_embeddings
 from .covisit import CoVisit
 from .fallback import MIN_VALID_QUERIES, choose_fallback, fallback_score, out_of_fold, with_tie_break
@@ -202,32 +202,33 @@ class Hybrid(HistoryRecommender):
         if explicit is None:  # the whole catalog: only items that are new now, not long-ignored ones
             cold &= self.new_items()
         if self.cold_ is not None and cold.any():
-            cold_scores = self.cold_._score_within(user_idx, user_ids, cold)
-            out[:, cold] = cold_scores[:, cold]
+            cold_scores = self.cold_._score_within(user_idx, user_ids, cold)[:, cold]
+            if explicit is None:  # new items beside established ones: on the scale of what new items sold
+                cold_scores *= self.cold_.launch_factors()[cold][None, :]
+            out[:, cold] = cold_scores
         return out
+
+    def _limit(self, scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+        """Whole-catalog lists give at most ``new_item_max_share`` of their ``k`` slots to items without
+        events (:func:`cap_new_items`); lists restricted to given items are left as they are."""
+        share = get_settings().new_item_max_share
+        if allowed is not None or share >= 1.0:
+            return scores
+        return cap_new_items(scores, np.flatnonzero(~self.stats_.has_events), k, share)
 
     def new_items(self) -> np.ndarray:
         """Items that may take the new-item path when the whole catalog is ranked.
 
         An item without events is new when it has a title or description (the new-item model has little
         else to go on) and its launch date is unknown or within the last ``item_age_cutoff_days`` (a
-        setting) before the latest event. One launched long ago that nobody has touched since is not new but unwanted,
-        and one launched after the latest event is not on sale yet; all of these stay out unless a caller
-        lists them (``items=``). On the demo shop, where a third of the catalog had no events, letting
-        every such item in filled 80 % of the lists with them; on Taobao (ids only, no text) the
-        new-item path halved NDCG@10 (0.090 without it, 0.044 with it).
+        setting) before the latest event (:func:`~.launch.new_item_mask`). One launched long ago that nobody
+        has touched since is not new but unwanted, and one launched after the latest event is not on sale
+        yet; all of these stay out unless a caller lists them (``items=``). On the demo shop, where a third
+        of the catalog had no events, letting every such item in filled 80 % of the lists with them; on
+        Taobao (ids only, no text) the new-item path halved NDCG@10 (0.090 without it, 0.044 with it).
         """
-        launched = pd.to_datetime(self.data_.items["launched_at"], errors="coerce").to_numpy("datetime64[s]")
-        now = np.datetime64(self.history_.now, "s")
-        age_days = (now - launched).astype("timedelta64[s]").astype(np.float64) / 86400.0
-        known = ~np.isnat(launched)
-        limit = get_settings().item_age_cutoff_days
-        items = self.data_.items
-        has_text = np.zeros(len(items), dtype=bool)
-        for col in ("title", "description"):  # a category or brand alone says too little
-            v = items[col].astype("string").str.strip()
-            has_text |= (v.notna() & (v != "")).to_numpy(dtype=bool)
-        return has_text & (~known | ((age_days >= 0) & (age_days <= limit)))
+        return new_item_mask(self.data_.items, np.datetime64(self.history_.now, "s"),
+                             get_settings().item_age_cutoff_days)
 
     def similar_items(self, item_ids: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Reciprocal-rank fusion of co-visitation, ALS and content neighbours (content alone for new items)."""
@@ -315,6 +316,28 @@ def fit_ranker(x: np.ndarray, y: np.ndarray, group: np.ndarray, names: list[str]
     if serve is not None:
         raw = fallback_score(x[row_valid], names, serve)
     return booster, _platt(raw, bought[row_valid]), report
+
+
+def cap_new_items(scores: np.ndarray, new: np.ndarray, k: int, share: float) -> np.ndarray:
+    """``scores`` (users x items) where each row keeps at most ``floor(share * k)`` of the ``new`` items
+    (column indices), its best ones; the others get -inf. A row whose other items cannot fill ``k`` slots
+    keeps as many new items as it needs, so the cap never shortens a list. Scores are not changed, so the
+    lists stay in score order."""
+    if len(new) == 0 or len(scores) == 0:
+        return scores
+    sub = scores[:, new]
+    finite = np.isfinite(sub)
+    others = np.isfinite(scores).sum(axis=1) - finite.sum(axis=1)
+    most = np.maximum(int(np.floor(share * k + 1e-9)), k - others)
+    order = np.argsort(-sub, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(len(new)), order.shape), axis=1)
+    drop = finite & (rank >= most[:, None])
+    if not drop.any():
+        return scores
+    out = scores.copy()
+    out[:, new] = np.where(drop, -np.inf, sub)
+    return out
 
 
 def leaf_size(configured: int, rows: int) -> int:
