@@ -115,3 +115,20 @@ def test_dashboard_view_of_one_item(shop_db: str) -> None:
     assert counts.loc["(all)", "items"] == 3 and counts.loc["x", "items"] == 2
     with pytest.raises(UnknownIdError):
         svc.item_lifecycle("nope", shop_db)
+
+
+@pytest.mark.parametrize("name", ["stages.json", "stages.jsonl.gz", "stages.csv.gz"])
+def test_result_files_in_every_format_of_the_one_writer(shop_db: str, tmp_path: Path, name: str) -> None:
+    from shelfwise.experiment.tables import read_table
+    from shelfwise.service import lifecycle as svc
+
+    df = svc.stages(shop_db, out=tmp_path / name)
+    back = read_table(tmp_path / name)
+    assert back["item_id"].tolist() == df["item_id"].tolist() and back["launched"].iloc[0].startswith("2024-")
+
+
+def test_an_as_of_far_past_the_data_is_refused_with_a_clear_message(shop_db: str) -> None:
+    """12 weeks of sales, then an as-of a year later: more silence than data is an input error (exit 2)."""
+    for command in ("lifecycle", "forecast", "alerts"):
+        res = runner.invoke(app, [command, "--as-of", str(MONDAY + timedelta(weeks=64)), "--db", shop_db])
+        assert res.exit_code == 2 and "after the store's last sale" in res.output, (command, res.output)

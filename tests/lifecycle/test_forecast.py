@@ -142,3 +142,35 @@ def test_launch_prior_service_for_a_planned_item(make_shop) -> None:
     assert grown["yhat"].tolist() == [8, 16] and grown["age_weeks"].tolist() == [1, 2]
     with pytest.raises(InputError, match="needs 3"):
         launch_prior(["n1", "old"], url, horizon=3, as_of=AS_OF)
+
+
+def test_weekly_and_daily_forecasts_count_the_quiet_weeks_before_a_late_as_of(make_shop) -> None:
+    """As of four weeks after the shop's last sale, both frequencies see those weeks as zeros: weekly
+    forecasts used to skip them as a shop closure (forecasting the old level) while daily ones did not."""
+    events = [[f"{MONDAY + timedelta(days=d)}T10:00:00", "u", it, "purchase", 3, 1.0, f"o{it}{d}"]
+              for d in range(70) for it in ("a", "b")]
+    as_of = MONDAY + timedelta(days=70 + 28)
+    with open_store(make_shop(events)) as store:
+        weekly, daily = load_panel(store, as_of, "W"), load_panel(store, as_of, "D")
+    fc_w = forecast_panel(weekly, ForecastConfig(horizon=2, global_weight=0.0))
+    fc_d = forecast_panel(daily, ForecastConfig.for_freq("D", horizon=7))
+    assert fc_w["history_periods"].iloc[0] == 14 and fc_d["history_periods"].iloc[0] == 98
+    assert np.allclose(fc_w["yhat"], 0.0, atol=0.5) and np.allclose(fc_d["yhat"], 0.0, atol=0.1)
+
+
+def test_short_history_leaves_out_the_opening_sale_and_takes_the_lower_median(make_shop) -> None:
+    """One sale and then a quiet week is not a typical week of half a unit: the week that brought the
+    item into the data is left out of the median, and an even count takes the lower middle value (the
+    distribution's median, a value that occurred) instead of averaging the two."""
+    launch = (MONDAY + timedelta(weeks=WEEKS - 4)).isoformat()
+    extra = (weekly_events("once", [3, 0], first_week=WEEKS - 2)           # 3, then a quiet week
+             + weekly_events("launched", [0, 2, 0, 4], first_week=WEEKS - 4))  # launched a week before its first sale
+    events = weekly_events("flat", [10] * WEEKS) + extra
+    with open_store(make_shop(events, items=[["launched", "x", 1.0, launch]])) as store:
+        panel = load_panel(store, AS_OF, "W")
+    fc = forecast_panel(panel, ForecastConfig(horizon=2)).drop_duplicates("item_id").set_index("item_id")
+    assert fc.loc["once", "model"] == "short_history"
+    assert fc.loc["once", "yhat"] == 0.0 and fc.loc["once", "mean"] == 0.0   # was 1.5: (3 + 0) / 2
+    assert fc.loc["once", "yhat_hi"] >= 3                                     # the interval still holds a sale
+    assert fc.loc["launched", "yhat"] == 0.0                                  # lower median of 0, 2, 0, 4 (was 1)
+    assert fc.loc["launched", "mean"] == 1.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import numpy as np
@@ -116,3 +117,64 @@ def test_truncate_is_the_panel_of_an_earlier_date(make_shop) -> None:
     assert cut.periods == early.periods and cut.next_period == early.next_period
     for it in early.item_ids:
         np.testing.assert_array_equal(cut.net[cut.index()[it]], early.net[early.index()[it]])
+
+
+def _steady_then_quiet(weeks: int = 6) -> list[list[object]]:
+    """Items A and B sell every week for ``weeks`` weeks; the shop sells nothing after that."""
+    return [[ts(k, 0), "u", it, "purchase", 3, 1.0, f"o{it}{k}"] for k in range(weeks) for it in ("A", "B")]
+
+
+def test_quiet_weeks_after_the_last_sale_count_as_zeros(make_shop) -> None:
+    """A shop looked at as of today whose last sale was weeks ago sees those weeks as zeros, daily and
+    weekly alike; only a silence between two selling weeks is a closure the weekly models skip."""
+    events = _steady_then_quiet() + [[ts(8, 1), "u", "A", "purchase", 3, 1.0, "late"]]  # weeks 6-7: closed
+    url = make_shop(events)
+    as_of = MONDAY + timedelta(weeks=12)  # weeks 9, 10 and 11 are quiet: the shop's last sale is in week 8
+    with open_store(url) as store:
+        weekly = load_panel(store, as_of, "W")
+        daily = load_panel(store, as_of, "D")
+    assert weekly.closed.tolist() == [False] * 6 + [True, True] + [False] * 4
+    a = weekly.index()["A"]
+    assert weekly.history(a).tolist() == [3.0] * 6 + [3.0, 0, 0, 0]
+    assert weekly.history(a).sum() == daily.history(daily.index()["A"], skip_closed=False).sum()
+    assert not daily.closed[-21:].any()
+    # one step back the week-8 sale is gone and weeks 6-7 are the shop's last quiet weeks, not a closure
+    assert not weekly.truncate(4).closed.any()
+
+
+def test_an_as_of_far_past_the_data_warns_then_refuses(make_shop) -> None:
+    url = make_shop(_steady_then_quiet())  # six weeks of sales, the last on the Monday of week 5
+    last = MONDAY + timedelta(weeks=5)
+    # listen on the module's own logger: the CLI's log setup stops shelfwise records reaching the root
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = warnings.append  # type: ignore[method-assign]
+    logger = logging.getLogger("shelfwise.lifecycle.series")
+    logger.addHandler(handler)
+    try:
+        with open_store(url) as store:
+            load_panel(store, last + timedelta(days=1), "W")
+            assert not warnings  # as of the day after the last sale: nothing to say
+            load_panel(store, last + timedelta(weeks=3), "W")
+            message = warnings[0].getMessage()
+            assert "count as zero sales" in message and str(last) in message
+            with pytest.raises(InputError, match="more than the 36 days of sales"):
+                load_panel(store, last + timedelta(days=38), "D")  # 37 quiet days after 36 days of data
+            load_panel(store, last + timedelta(days=37), "D")      # 36 quiet days: still a shop, with a warning
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_opens_with_sale(make_shop) -> None:
+    """The first period of a history is "opened by a sale" only when nothing came first: not a launch date,
+    a return, or a sale in the partial week before the panel's first whole week (A: the data starts on a
+    Tuesday, so the first whole week is the next Monday's)."""
+    events = [[ts(0, 1), "u", "A", "purchase", 1, 1.0, "o1"], [ts(1, 2), "u", "A", "purchase", 1, 1.0, "o5"],
+              [ts(2, 1), "u", "B", "purchase", 1, 1.0, "o2"],
+              [ts(2, 1), "u", "C", "return", 1, 1.0, "r1"], [ts(3, 1), "u", "C", "purchase", 1, 1.0, "o3"],
+              [ts(3, 1), "u", "D", "purchase", 1, 1.0, "o4"]]
+    items = [["D", "x", 1.0, (MONDAY + timedelta(weeks=1)).isoformat()]]
+    with open_store(make_shop(events, items=items)) as store:
+        p = load_panel(store, MONDAY + timedelta(weeks=4), "W")
+    opens = {it: bool(p.opens_with_sale[i]) for it, i in p.index().items()}
+    assert opens == {"A": False, "B": True, "C": False, "D": False}

@@ -1,8 +1,14 @@
-"""Reading and writing the plain tables experiments take and give (A/B results, policy probability files).
+"""Reading and writing plain result tables: experiment inputs and outputs (A/B results, policy
+probability files) and every file a command writes with ``--out`` (lifecycle stages, forecasts, advice).
 
-Accepted: ``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl`` and ``.jsonl.gz``, like a shop table. Every
-column is read as text so that ids keep their spelling; callers convert the columns they use and name
-the file, line and column of any value they cannot use (:func:`line_of`).
+Accepted: ``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl`` and ``.jsonl.gz``, like a shop table, and
+``.json`` (one array of records, for people and tools that want a single JSON document). Every column
+is read as text so that ids keep their spelling; callers convert the columns they use and name the file,
+line and column of any value they cannot use (:func:`line_of`).
+
+:func:`write_table` is the one writer of result files in shelfwise. It lives here, in the library,
+because both the experiment code and the service layer write such files and the service layer may
+import the library but not the other way round (docs: DESIGN.md).
 """
 
 from __future__ import annotations
@@ -13,14 +19,31 @@ import pandas as pd
 
 from ..errors import InputError, SchemaError
 
-SUFFIXES = (".csv.gz", ".jsonl.gz", ".csv", ".jsonl", ".parquet")
+#: the file types read and written, longest first so that ``.csv.gz`` is not taken for ``.gz``
+SUFFIXES = (".csv.gz", ".jsonl.gz", ".csv", ".jsonl", ".json", ".parquet")
 
 
 def _suffix(path: Path) -> str:
+    name = path.name.lower()
     for s in SUFFIXES:
-        if path.name.endswith(s):
+        if name.endswith(s):
             return s
-    raise InputError(f"unknown table format: use one of {', '.join(SUFFIXES)}", file=str(path))
+    raise InputError(f"unknown table format: use a {', '.join(SUFFIXES[2:])} or compressed "
+                     f"{' or '.join(SUFFIXES[:2])} file name", file=str(path))
+
+
+def check_writable(path: str | Path | None) -> Path | None:
+    """``path`` as a Path when :func:`write_table` can write it (None when no file is asked for), else an
+    input error naming the formats.
+
+    Commands call it before any work, so a misspelt ``--out`` fails at once, not after minutes of
+    computing (and without storing a result that was never written).
+    """
+    if path is None:
+        return None
+    p = Path(path)
+    _suffix(p)
+    return p
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -34,6 +57,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
         elif suffix.startswith(".jsonl"):
             df = pd.read_json(p, lines=True, dtype=False).astype(object)
+        elif suffix == ".json":
+            df = pd.read_json(p, orient="records", dtype=False).astype(object)
         else:
             df = pd.read_parquet(p)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -72,14 +97,21 @@ def numeric(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write as CSV (``.csv``/``.csv.gz``) or Parquet, by suffix."""
+    """Write ``df`` by file name: CSV (``.csv``, ``.csv.gz``), Parquet, JSON lines (``.jsonl``,
+    ``.jsonl.gz``) or one JSON array of records (``.json``); returns the path.
+
+    No index column; dates and times in JSON are ISO 8601 text (as in a shop table, and readable by
+    people), not epoch milliseconds. Parent folders are created.
+    """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     suffix = _suffix(p)
+    p.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":
         df.to_parquet(p, index=False)
     elif suffix.startswith(".csv"):
         df.to_csv(p, index=False)
+    elif suffix.startswith(".jsonl"):
+        df.to_json(p, orient="records", lines=True, date_format="iso")
     else:
-        df.to_json(p, orient="records", lines=True)
+        df.to_json(p, orient="records", date_format="iso", indent=1)
     return p

@@ -14,8 +14,11 @@ One more candidate, ``combined``, averages all the others (forecast combination 
 no single model is reliably best). Per item, the candidate with the lowest backtest MASE (rolling
 origin: the last ``backtest_windows`` blocks of ``horizon`` periods) wins; each item's backtest error is
 shrunk toward the average of its demand class (smooth, erratic, intermittent, lumpy: Syntetos-Boylan),
-strongly by default, because two windows of a lumpy series are mostly noise. Items with fewer than ``min_history`` periods get a simple window median; items younger
-than ``new_item_periods`` with enough launched neighbours start from the launch-plan prior.
+strongly by default, because two windows of a lumpy series are mostly noise. Items with fewer than
+``min_history`` periods get a simple window median (:func:`recent_window`, :func:`lower_median`: the
+period of the first sale that brought them into the data left out, the lower middle value of an even
+count); items younger than ``new_item_periods`` with enough launched neighbours start from the
+launch-plan prior.
 
 Weekly point forecasts of the long series are then blended with a global LightGBM model trained on
 all items at once (``global_model.py``, weight ``global_weight``; model label ``global+<chosen>``):
@@ -200,6 +203,30 @@ def candidates(series: Sequence[np.ndarray], horizon: int, cfg: ForecastConfig, 
     return out
 
 
+def recent_window(y: np.ndarray, k: int, opens_with_sale: bool) -> np.ndarray:
+    """The last (up to) ``k`` periods of a short history ``y``, without the period that opened it with the
+    item's first sale when later periods exist.
+
+    That period is in the data because the item sold (``SalesPanel.opens_with_sale``): in a history of
+    two or three periods it is a third to a half of the sample and always a sale, so keeping it makes
+    an item that sold once look like one that sells every other period.
+    """
+    if opens_with_sale and len(y) > 1:
+        y = y[1:]
+    return y[-k:]
+
+
+def lower_median(w: np.ndarray) -> float:
+    """The median of ``w`` read as a distribution: the smallest value at least half of ``w`` do not exceed.
+
+    With an even count the textbook median averages the two middle values: one sale and one quiet
+    period give 0.5, a week no shop has, although the typical period (half of them) sold nothing. Every
+    value between the two middle ones fits the sample equally well under absolute error (what MASE
+    scores); the lower one is the distribution's median (its 50 % quantile) and a value that occurred.
+    """
+    return float(np.quantile(w, 0.5, method="inverted_cdf")) if len(w) else 0.0
+
+
 def _scale(y: np.ndarray) -> float:
     """MASE scale: mean absolute one-step change in the training part (0 when it never changes)."""
     return float(np.mean(np.abs(np.diff(y)))) if len(y) > 1 else 0.0
@@ -329,11 +356,16 @@ def forecast_panel(panel: SalesPanel, cfg: ForecastConfig | None = None,
                 point, model = cfg.global_weight * glob[j] + (1 - cfg.global_weight) * point, f"global+{name}"
             lo, hi = _interval(y, mean, cfg.level, cfg.interval_window)
         else:
-            k = min(len(y), cfg.windows[0])
-            level_ = float(np.median(y[-k:])) if k else 0.0
-            point, mean = np.full(h, level_), np.full(h, float(y[-k:].mean()) if k else 0.0)
+            # point and mean from the recent periods, the opening sale left out (recent_window); the
+            # interval keeps it: it is the range the item has shown, and few periods are no reason to
+            # narrow it
+            w = recent_window(y, cfg.windows[0], bool(panel.opens_with_sale[idx[it]]))
+            point = np.full(h, lower_median(w))
+            mean = np.full(h, float(w.mean()) if len(w) else 0.0)
             model = "short_history"
-            lo, hi = _interval(y, mean, cfg.level, cfg.interval_window)
+            shown = y[-cfg.windows[0]:]
+            lo, hi = _interval(y, np.full(h, float(shown.mean()) if len(shown) else 0.0), cfg.level,
+                               cfg.interval_window)
         point = np.clip(point, 0, None)
         lo = np.minimum(np.clip(lo, 0, None), point)
         hi = np.maximum(hi, point)

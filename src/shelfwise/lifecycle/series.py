@@ -35,6 +35,8 @@ NO_CATEGORY = "(none)"
 #: an item first seen this many days after the store's first complete period began was probably on sale
 #: before the data starts: its launch (and early curve) is not observed.
 CENSOR_DAYS = 14
+#: this many quiet days (or more) between the last sale or return and the as-of date are worth a warning
+QUIET_WARN_DAYS = 7
 
 # Daily net sales per item from the events before an optional cutoff, without zero rows.
 _DAILY_SPARSE = """
@@ -189,7 +191,10 @@ class SalesPanel:
 
     ``start[i]`` is the column of item ``i``'s first period (its first sale, return or launch); values
     before it are zero and are not part of its history. ``closed`` marks periods in which the whole
-    shop sold nothing (a holiday closure, not a demand signal); models skip them for weekly data.
+    shop sold nothing *between* two periods with sales (a holiday closure, not a demand signal); models
+    skip them for weekly data. Quiet periods after the shop's last sale before ``as_of`` are never
+    closed: at the as-of date nobody can tell a closure from a shop that stopped selling, so they count
+    as zero sales for every frequency and every computation (:func:`shop_closed`).
     """
 
     item_ids: list[str]
@@ -205,6 +210,11 @@ class SalesPanel:
     launched: dict[str, date]  # item -> launch day (launched_at, else first sale)
     next_period: date     # as_of: the first forecast period starts here
     left_censored: np.ndarray  # (items,) True when the item already sold in the store's first period
+    #: (items,) True when the history's first period holds the item's first sale and nothing (a launch
+    #: date, a return, a sale before the first whole period) came earlier. Such a period is in the data
+    #: *because* the item sold, so it is not a fair sample of its demand: one sale followed by one quiet
+    #: week would read "sold in 1 of 1 weeks". Stage rates and short-history medians leave it out.
+    opens_with_sale: np.ndarray
 
     def index(self) -> dict[str, int]:
         return {it: i for i, it in enumerate(self.item_ids)}
@@ -217,9 +227,12 @@ class SalesPanel:
         nxt = self.periods[n]
         keep = [i for i in range(len(self.item_ids)) if self.start[i] < n]
         ids = [self.item_ids[i] for i in keep]
-        return SalesPanel(ids, self.periods[:n], self.freq, nxt, self.net[keep, :n], self.units[keep, :n],
-                          self.returned[keep, :n], self.lines[keep, :n], self.start[keep], self.closed[:n],
-                          {it: self.launched[it] for it in ids}, nxt, self.left_censored[keep])
+        units = self.units[keep, :n]
+        # recomputed, not cut: a closure the later periods ended may be the shop's last quiet weeks now
+        return SalesPanel(ids, self.periods[:n], self.freq, nxt, self.net[keep, :n], units,
+                          self.returned[keep, :n], self.lines[keep, :n], self.start[keep], shop_closed(units),
+                          {it: self.launched[it] for it in ids}, nxt, self.left_censored[keep],
+                          self.opens_with_sale[keep])
 
     def history(self, i: int, skip_closed: bool = True, what: str = "net") -> np.ndarray:
         """Item ``i``'s series (``net``, ``units``, ``returned`` or ``lines``) from its first period on,
@@ -228,6 +241,39 @@ class SalesPanel:
         if skip_closed:
             y = y[~self.closed[self.start[i]:]]
         return y
+
+
+def shop_closed(units: np.ndarray) -> np.ndarray:
+    """Periods (columns of ``units``) in which the whole shop sold nothing between two periods with sales.
+
+    Only such interior silences are closures (a holiday); the quiet periods after the last sale are
+    left open, so that a shop looked at as of today sees its recent quiet weeks as zeros (see SalesPanel).
+    """
+    sold = units.sum(axis=0) > 0
+    closed = ~sold
+    if sold.any():
+        closed[int(np.nonzero(sold)[0][-1]) + 1:] = False
+    return closed
+
+
+def check_quiet_tail(first_day: date, last_day: date, as_of: date) -> int:
+    """Days between the store's last sale or return before ``as_of`` (``last_day``) and ``as_of``.
+
+    They count as zero sales (:func:`shop_closed`). A week or more of them is logged as a warning (the
+    events may simply not be loaded yet); more quiet days than days of sales before them is an input
+    error, because every rate, stage and forecast would then describe the silence rather than the shop.
+    """
+    quiet = (as_of - last_day).days - 1
+    span = (last_day - first_day).days + 1
+    if quiet > span:
+        raise InputError(f"--as-of {as_of} is {quiet} days after the store's last sale or return ({last_day}), "
+                         f"more than the {span} days of sales before it: load the recent events or choose an "
+                         f"as-of date up to {last_day + timedelta(days=span + 1)}", field="as_of")
+    if quiet >= QUIET_WARN_DAYS:
+        log.warning("no sale or return in the %d days before %s (the last on %s): they count as zero sales; "
+                    "if the recent events are not loaded yet, use --as-of %s", quiet, as_of, last_day,
+                    last_day + timedelta(days=1))
+    return quiet
 
 
 def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> SalesPanel:
@@ -247,6 +293,8 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
         raise StoreError(f"the store {store.url} has no purchase or return events before {as_of}: "
                          "nothing to build sales series from")
     first_day = fp["first_event"].date()
+    day_col = rows.column("day").to_pylist()
+    check_quiet_tail(first_day, max(day_col), as_of)
     n_periods = (as_of - first_day).days // days
     if n_periods < 1:
         raise InputError(f"--as-of {as_of} leaves no complete {unit} of sales after the store's first event "
@@ -261,7 +309,6 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
                            [datetime.combine(as_of, datetime.min.time())]).to_pylist()
     launched_at = {r["item_id"]: r["launched"] for r in launches}
     item_col = rows.column("item_id").to_pylist()
-    day_col = rows.column("day").to_pylist()
     units_col = np.asarray(rows.column("units").to_numpy(zero_copy_only=False), dtype=float)
     ret_col = np.asarray(rows.column("returned").to_numpy(zero_copy_only=False), dtype=float)
     line_col = np.asarray(rows.column("purchase_lines").to_numpy(zero_copy_only=False), dtype=float)
@@ -288,6 +335,7 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
     start = np.zeros(n, dtype=np.int64)
     launched: dict[str, date] = {}
     left_censored = np.zeros(n, dtype=bool)
+    opens_with_sale = np.zeros(n, dtype=bool)
     for it, i in idx.items():
         la = launched_at.get(it)
         la_off = (la - first_period).days if la is not None else never
@@ -297,7 +345,8 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
         start[i] = min(max(begin // days, 0), n_periods)
         # sold (or launched) before the store's first complete period ended: its launch is not observed
         left_censored[i] = begin < max(days, CENSOR_DAYS)
-    closed = units.sum(axis=0) <= 0
+        opens_with_sale[i] = 0 <= begin == int(first_sale[i])
+    closed = shop_closed(units)
     # items whose first period is not complete yet (launched in the current period) keep start = n
     return SalesPanel(items, periods, freq, as_of, units - returned, units, returned, lines, start, closed,
-                      launched, next_period, left_censored)
+                      launched, next_period, left_censored, opens_with_sale)

@@ -14,6 +14,11 @@ The method (docs/LIFECYCLE.md has the long form and its validation):
    (chance below ``fading_alpha``), but is not yet dormant is in decline too: it is fading out.
 4. maturity: everything else, selling without a trend chance cannot explain.
 
+How often an item sells is counted once per item (:func:`selling_record`): the share of its weeks with a
+sale, up to the as-of date, for the evidence, and the rate at which it sold again before its current
+silence (the week of the sale that brought it into the data left out) for the quiet-spell tests, with
+the shop's typical rate for an item that has none of its own (no sale, or a single one).
+
 Orders (purchase lines) rather than units measure the trend, so one wholesaler's bulk order is not
 growth. Share of peak, age and the fitted Bass diffusion curve are reported as evidence; the curve,
 where it fits, raises or lowers the confidence when it agrees or disagrees with the stage.
@@ -77,18 +82,19 @@ def classify(panel: SalesPanel, rules: StageRules | None = None, categories: dic
 
     ``panel`` must be weekly. ``categories`` (item -> category) only adds a column. Columns: item_id,
     category, stage, confidence, reason, age_weeks, launched, launch_observed, weeks_since_sale,
-    selling_share, trend_pct_per_week, trend_z, share_of_peak, peak_week, units_last_8w,
-    units_prev_8w, bass_p, bass_q, bass_m, bass_peak_week, bass_r2, bass_phase.
+    history_weeks, selling_weeks, selling_share, trend_pct_per_week, trend_z, share_of_peak, peak_week,
+    units_last_8w, units_prev_8w, bass_p, bass_q, bass_m, bass_peak_week, bass_r2, bass_phase.
     """
     rules = rules or StageRules()
     if panel.freq != "W":
         raise ValueError("stages are defined on weekly series; build the panel with freq='W'")
     lines, valid = _tail_matrix(panel, "lines", rules.trend_window)
     slope, z = poisson_trend(lines, valid)
-    typical = typical_selling_share(panel)
+    record = selling_record(panel)
+    typical = record.typical_rate()
     rows = []
     for i, item in enumerate(panel.item_ids):
-        rows.append(_one(panel, i, item, float(slope[i]), float(z[i]), rules, fit_curves, typical))
+        rows.append(_one(panel, i, item, float(slope[i]), float(z[i]), rules, fit_curves, record, typical))
     df = pd.DataFrame(rows)
     if categories is not None:
         df.insert(1, "category", [categories.get(it) for it in df["item_id"]])
@@ -97,31 +103,71 @@ def classify(panel: SalesPanel, rules: StageRules | None = None, categories: dic
     return df
 
 
-def _selling_share(units: np.ndarray) -> tuple[int, float]:
-    """Periods since the last sale (all of them if none) and the share of periods with a sale up to it."""
-    sold = np.nonzero(units > 0)[0]
-    since = len(units) - 1 - int(sold[-1]) if len(sold) else len(units)
-    active = len(units) - since  # periods up to and including the last sale
-    return since, (len(sold) / active if active > 0 else 0.0)
+@dataclass(frozen=True)
+class SellingRecord:
+    """How often each item of a weekly panel sold: computed once, for the evidence of every item and for
+    the shop's typical rate (the one yardstick of items whose own rate is unknown).
+
+    Two numbers, for two questions:
+
+    * ``share`` (``selling_weeks / history_weeks``, the evidence column ``selling_share``): the weeks with
+      a sale among all the item's weeks from its launch or first sale up to the as-of date, its current
+      silence included. This is what the evidence reports ("sold in 1 of its 9 weeks").
+    * ``rate``: the weekly selling rate *before* the current silence, which the quiet spell is tested
+      against (is a silence this long luck?) and whose inverse is the usual gap between selling weeks.
+      The week that opened the history with the item's first sale is left out (the item is in the data
+      because it sold then: ``SalesPanel.opens_with_sale``), so it is the rate at which the item sold
+      again. With no week or no sale left (a single sale opened the history) it is unknown (NaN) and the
+      shop's typical rate stands in, as for an item that never sold.
+    """
+
+    history_weeks: np.ndarray  # (items,) weeks from launch or first sale up to as-of
+    selling_weeks: np.ndarray  # (items,) weeks with a sale
+    since: np.ndarray          # (items,) weeks since the last sale (all weeks when it never sold)
+    rate: np.ndarray           # (items,) selling rate up to the last sale, NaN when unknown
+
+    @property
+    def share(self) -> np.ndarray:
+        """Selling weeks over all weeks up to as-of (0 for an item with no week yet)."""
+        return self.selling_weeks / np.maximum(self.history_weeks, 1)
+
+    def typical_rate(self) -> float:
+        """The median known rate (0.5 when none is known): the yardstick of items whose own rate is unknown."""
+        known = self.rate[~np.isnan(self.rate)]
+        return float(np.median(known)) if len(known) else 0.5
 
 
-def typical_selling_share(panel: SalesPanel) -> float:
-    """The median selling share of the items that sold (0.5 when none did): the weekly selling rate an
-    item that never sold is judged by (how telling its silence is)."""
-    shares = [s for s in (_selling_share(panel.history(i, what="units"))[1] for i in range(len(panel.item_ids)))
-              if s > 0]
-    return float(np.median(shares)) if shares else 0.5
+def selling_record(panel: SalesPanel) -> SellingRecord:
+    """Each item's weeks, selling weeks, weeks since its last sale and selling rate (see SellingRecord)."""
+    n_items = len(panel.item_ids)
+    weeks, selling, since = (np.zeros(n_items, dtype=np.int64) for _ in range(3))
+    rate = np.full(n_items, np.nan)
+    for i in range(n_items):
+        units = panel.history(i, what="units")
+        sold = np.nonzero(units > 0)[0]
+        weeks[i], selling[i] = len(units), len(sold)
+        since[i] = len(units) - 1 - int(sold[-1]) if len(sold) else len(units)
+        skip = int(bool(panel.opens_with_sale[i]) and len(sold) > 0 and sold[0] == 0)
+        up_to_last = len(units) - since[i] - skip  # weeks up to and including the last sale
+        if up_to_last > 0 and len(sold) - skip > 0:
+            rate[i] = (len(sold) - skip) / up_to_last
+    return SellingRecord(weeks, selling, since, rate)
+
+
+def _sold_in(record: SellingRecord, i: int) -> str:
+    """The honest count behind a rate, e.g. "sold in 1 of its 9 weeks"."""
+    n = int(record.history_weeks[i])
+    return f"sold in {int(record.selling_weeks[i])} of its {n} week{'s' if n != 1 else ''}"
 
 
 def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: StageRules,
-         fit_curves: bool, typical_share: float = 0.5) -> dict[str, object]:
-    units = panel.history(i, what="units")
+         fit_curves: bool, record: SellingRecord, typical_rate: float = 0.5) -> dict[str, object]:
     net = np.clip(panel.history(i, what="net"), 0, None)
     lines = panel.history(i, what="lines")
-    n = len(units)
-    sold = np.nonzero(units > 0)[0]
-    since, sell_share = _selling_share(units)
-    gap = 1.0 / sell_share if sell_share > 0 else float("inf")
+    n = len(lines)
+    since, selling = int(record.since[i]), int(record.selling_weeks[i])
+    own_rate = float(record.rate[i])
+    rate = typical_rate if np.isnan(own_rate) else own_rate
     age = (panel.as_of - panel.launched[item]).days / 7.0
     observed = not bool(panel.left_censored[i])
     w = rules.peak_window
@@ -132,20 +178,21 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
     open_periods = [p for p, c in zip(panel.periods[panel.start[i]:], panel.closed[panel.start[i]:]) if not c]
     peak_week = open_periods[min(peak_at + w - 1, n - 1)] if n else None
 
-    dormant_after = max(rules.dormant_periods, rules.dormant_gaps * gap)
-    # chance that a quiet spell this long happens at the item's usual selling rate
-    # (an item that never sold is judged by the shop's typical rate)
-    quiet_chance = (1.0 - (sell_share if len(sold) else typical_share)) ** since
-    fading = bool(len(sold)) and since >= rules.fading_periods and quiet_chance <= rules.fading_alpha
+    # a slow mover is dormant only after several of its usual gaps between selling weeks (1 / rate)
+    dormant_after = max(rules.dormant_periods, rules.dormant_gaps / rate if rate > 0 else float("inf"))
+    # chance that a quiet spell this long happens at the item's selling rate (the shop's typical rate
+    # when its own is unknown: it never sold, or only the sale that brought it into the data)
+    quiet_chance = (1.0 - rate) ** since
+    fading = selling > 0 and since >= rules.fading_periods and quiet_chance <= rules.fading_alpha
     # never sold (a catalog item past its introduction, or only returns) for 4 weeks or more: not selling
-    never_sold = len(sold) == 0 and since >= rules.fading_periods and not (observed and age < rules.intro_periods)
-    if never_sold or (len(sold) and since >= dormant_after):
+    never_sold = selling == 0 and since >= rules.fading_periods and not (observed and age < rules.intro_periods)
+    if never_sold or (selling and since >= dormant_after):
         stage, conf = "dormant", 1.0 - quiet_chance
-        reason = (f"no sale for {since} weeks (usually sells in {sell_share:.0%} of weeks)" if len(sold)
+        reason = (f"no sale for {since} weeks ({_sold_in(record, i)})" if selling
                   else f"no sale in its {since} weeks in the data")
     elif observed and age < rules.intro_periods:
         stage, conf = "introduction", 1.0 - 0.5 * age / rules.intro_periods
-        reason = f"launched {age:.1f} weeks ago"
+        reason = f"launched {age:.1f} weeks ago, {_sold_in(record, i)}"
     elif z > rules.trend_z:
         stage, conf = "growth", float(norm.cdf(z - rules.trend_z))
         reason = f"orders rising {np.expm1(slope):+.0%} a week over the last {rules.trend_window} weeks (z = {z:.1f})"
@@ -154,10 +201,16 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
         conf_trend = float(norm.cdf(-z - rules.trend_z)) if z < -rules.trend_z else 0.0
         conf = max(conf_trend, 1.0 - quiet_chance if fading else 0.0)
         reason = (f"orders falling {np.expm1(slope):+.0%} a week (z = {z:.1f})" if z < -rules.trend_z
-                  else f"no sale for {since} weeks after selling in {sell_share:.0%} of weeks")
+                  else f"no sale for {since} weeks ({_sold_in(record, i)})")
     elif min(n, rules.trend_window) < MIN_PERIODS:  # no trend could be tested: a guess, not evidence
         stage, conf = "maturity", 0.5
         reason = f"too little history to see a trend ({n} weeks)"
+    elif selling < 2:  # one selling week: no trend to test, and no rate of its own to call it fading by
+        stage, conf = "maturity", 0.5
+        reason = f"too few sales to see a trend ({_sold_in(record, i)})"
+    elif not lines[-rules.trend_window:].any():  # a slow mover between sales: no order to test a trend on
+        stage, conf = "maturity", 0.5
+        reason = f"no sale for {since} weeks, not unusual yet: {_sold_in(record, i)}"
     else:
         stage, conf = "maturity", float(norm.cdf(rules.trend_z - abs(z)))
         reason = f"selling without a clear trend (z = {z:.1f}), at {share:.0%} of its peak"
@@ -173,7 +226,8 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
     return {
         "item_id": item, "stage": stage, "confidence": round(float(min(max(conf, 0.0), 1.0)), 4), "reason": reason,
         "age_weeks": round(age, 2), "launched": panel.launched[item], "launch_observed": observed,
-        "weeks_since_sale": int(since), "selling_share": round(sell_share, 4),
+        "weeks_since_sale": since, "history_weeks": int(record.history_weeks[i]), "selling_weeks": selling,
+        "selling_share": round(float(record.share[i]), 4),
         "trend_pct_per_week": round(float(np.expm1(slope)), 4), "trend_z": round(z, 3),
         "share_of_peak": round(share, 4), "peak_week": peak_week,
         "units_last_8w": float(net[-8:].sum()), "units_prev_8w": float(net[-16:-8].sum()),

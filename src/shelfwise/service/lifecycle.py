@@ -4,7 +4,8 @@ Each operation opens the store, works as of a date (only events strictly before 
 day after the last sale), keeps its result in the store as a derived table (``lifecycle_stages``,
 ``lifecycle_forecasts``, ``inventory_advice``, ``lifecycle_alerts``, each stamped with its ``as_of``)
 so the dashboard can show it without recomputing, and optionally writes a file (.csv, .csv.gz,
-.parquet, .json or .jsonl by extension).
+.parquet, .json, .jsonl or .jsonl.gz by extension) through the one result-file writer,
+:func:`shelfwise.experiment.tables.write_table`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from ..data.store import Store, open_store
 from ..errors import InputError
+from ..experiment.tables import check_writable, write_table
 from ..lifecycle.alerts import AlertRules, all_alerts
 from ..lifecycle.forecast import ForecastConfig, forecast_panel
 from ..lifecycle.inventory import InventoryPolicy, advise, horizon_needed
@@ -46,32 +48,6 @@ def parse_as_of(value: str | date | None) -> date | None:
         return date.fromisoformat(value.strip()[:10])
     except ValueError:
         raise InputError(f"--as-of '{value}' is not a date: use YYYY-MM-DD", field="as_of") from None
-
-
-_OUT_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".json")
-
-
-def check_out(path: str | Path | None) -> None:
-    """Fail before any work when ``path`` has an extension :func:`write_frame` cannot write."""
-    if path is not None and not Path(path).name.lower().endswith(_OUT_SUFFIXES):
-        raise InputError(f"cannot write {path}: use a .csv, .csv.gz, .parquet, .json or .jsonl file name", field="out")
-
-
-def write_frame(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` by file extension: .csv / .csv.gz, .parquet, .json (records) or .jsonl."""
-    check_out(path)
-    p = Path(path)
-    name = p.name.lower()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if name.endswith((".csv", ".csv.gz")):
-        df.to_csv(p, index=False)
-    elif name.endswith(".parquet"):
-        df.to_parquet(p, index=False)
-    elif name.endswith(".jsonl"):
-        df.to_json(p, orient="records", lines=True, date_format="iso")
-    else:  # .json: check_out let nothing else through
-        df.to_json(p, orient="records", date_format="iso", indent=1)
-    return p
 
 
 def _keep(store: Store, name: str, df: pd.DataFrame, as_of: date) -> None:
@@ -110,7 +86,7 @@ def refresh_series(db: str | None = None) -> dict[str, int]:
 
 def stages(db: str | None = None, as_of: str | date | None = None, out: str | Path | None = None) -> pd.DataFrame:
     """Every item's lifecycle stage, confidence and evidence as of ``as_of``."""
-    check_out(out)
+    check_writable(out)
     with open_store(db) as store:
         day = parse_as_of(as_of) or default_as_of(store)
         panel = load_panel(store, day, "W")
@@ -118,7 +94,7 @@ def stages(db: str | None = None, as_of: str | date | None = None, out: str | Pa
         df = classify(panel, categories=category)
         _keep(store, "lifecycle_stages", df, day)
     if out:
-        write_frame(df, out)
+        write_table(df, out)
     return df
 
 
@@ -140,7 +116,7 @@ def forecast(db: str | None = None, freq: str = "W", horizon: int = 8, as_of: st
     plan gives them, else items of the same category with the closest price. The file at ``out`` holds
     exactly ``item_id, period_start, yhat, yhat_lo, yhat_hi``; the store keeps every column.
     """
-    check_out(out)
+    check_writable(out)
     freq = check_freq(freq)
     cfg = ForecastConfig.for_freq(freq, horizon=horizon, level=level, n_jobs=n_jobs)
     cfg.check()
@@ -154,7 +130,7 @@ def forecast(db: str | None = None, freq: str = "W", horizon: int = 8, as_of: st
         df = forecast_panel(panel, cfg, neighbours=neighbours)
         _keep(store, "lifecycle_forecasts", df.assign(freq=freq), day)
     if out:
-        write_frame(_file_view(df), out)
+        write_table(_file_view(df), out)
     return df
 
 
@@ -217,7 +193,7 @@ def inventory(db: str | None = None, as_of: str | date | None = None, out: str |
     both as of the same date (computed here unless given), and the optional ``stock`` table for stock
     on hand, lead times and unit costs.
     """
-    check_out(out)
+    check_writable(out)
     policy = policy or InventoryPolicy()
     policy.check()
     with open_store(db) as store:
@@ -235,14 +211,14 @@ def inventory(db: str | None = None, as_of: str | date | None = None, out: str |
         df = advise(forecast_df, FREQS["W"][1], level, policy, stages=stages_df, stock=stock)
         _keep(store, "inventory_advice", df, day)
     if out:
-        write_frame(df, out)
+        write_table(df, out)
     return df
 
 
 def alerts(db: str | None = None, as_of: str | date | None = None, days: int = 28,
            out: str | Path | None = None, rules: AlertRules | None = None) -> pd.DataFrame:
     """Spikes and drops against the forecast interval, bulk purchases, return rates, price anomalies."""
-    check_out(out)
+    check_writable(out)
     rules = replace(rules or AlertRules(), days=days)
     if days < 7:
         raise InputError(f"--days must be at least 7 (one week), not {days}", field="days")
@@ -252,7 +228,7 @@ def alerts(db: str | None = None, as_of: str | date | None = None, days: int = 2
         df = all_alerts(store, panel, rules)
         _keep(store, "lifecycle_alerts", df, day)
     if out:
-        write_frame(df, out)
+        write_table(df, out)
     return df
 
 
