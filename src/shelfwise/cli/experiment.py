@@ -3,6 +3,8 @@ outcomes|learn-policy``: display strategy and experiments."""
 
 from __future__ import annotations
 
+import math
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
@@ -34,10 +36,26 @@ def _csv(text: Optional[str]) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every nan or infinite float replaced by None, so that the JSON is valid (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit(result: Any, json_out: Optional[str]) -> bool:
-    """Write or print JSON when asked; True when the result went to stdout as JSON."""
+    """Write or print JSON when asked; True when the result went to stdout as JSON.
+
+    A figure that cannot be computed (nan: a relative lift over a zero control mean) or an unbounded
+    interval limit (inf) is written as null: JSON has no nan or infinity.
+    """
     if json_out is None:
         return False
+    result = _finite(result)
     if json_out == "-":
         print_json(result)
         return True
@@ -240,9 +258,11 @@ def outcomes(name: str = typer.Argument(..., help="The experiment."),
     """Write one row per exposed unit (arm, outcomes after exposure, pre-period covariates) for `analyze`."""
     with handled():
         info = svc.outcomes(db, name, out, pre_days=pre_days, until=until)
-    console.print(f"wrote {info['units']:,} units to {info['file']}", highlight=False)
-    console.print(f"next: shelfwise experiment analyze {info['file']} --arm-col arm --control {info['control']} "
-                  f"--metrics clicked,purchased,revenue --covariate pre_revenue", highlight=False)
+    console.print(f"wrote {info['units']:,} units to {info['file']}", highlight=False, markup=False)
+    split = f" --expected-split {info['expected_split']}" if info.get("expected_split") else ""
+    console.print(f"next: shelfwise experiment analyze {shlex.quote(info['file'])} --arm-col arm "
+                  f"--control {shlex.quote(info['control'])} --metrics clicked,purchased,revenue "
+                  f"--covariate pre_revenue{split}", highlight=False, markup=False, soft_wrap=True)
 
 
 @experiment_app.command("learn-policy")

@@ -115,12 +115,19 @@ def srm_test(counts: Sequence[int], expected_split: Sequence[float]) -> float:
 
 
 def _rel_interval(mt: float, mc: float, vt: float, vc: float, z: float) -> tuple[float, float, float]:
-    """Relative lift and its delta-method interval; ``vt``/``vc`` are the variances of the two means."""
-    if mc == 0:
+    """Relative lift and its delta-method interval; ``vt``/``vc`` are the variances of the two means.
+
+    Undefined (nan) unless the control mean is positive: with a zero control mean the ratio does not exist,
+    and with a negative one (net revenue after returns) its sign would be the opposite of the lift's.
+    """
+    if not mc > 0:
         return float("nan"), float("nan"), float("nan")
     rel = mt / mc - 1.0
     se = np.sqrt(vt / mc**2 + mt**2 * vc / mc**4)
     return rel, rel - z * se, rel + z * se
+
+
+_ROUNDING = 1e-12   # relative size of a floating-point rounding residue in sums of metric values
 
 
 def _compare(yt: np.ndarray, yc: np.ndarray, binary: bool, level: float) -> dict[str, Any]:
@@ -137,6 +144,13 @@ def _compare(yt: np.ndarray, yc: np.ndarray, binary: bool, level: float) -> dict
         test = "z"
     else:
         vt, vc = float(yt.var(ddof=1)) / nt, float(yc.var(ddof=1)) / nc
+        # differences and spreads at the size of floating-point rounding of the values are 0: all units at
+        # 0.1 give means that differ in the 17th digit and a variance of 1e-34, not a "significant" lift
+        rounding = _ROUNDING * max(float(np.abs(yt).max()), float(np.abs(yc).max()))
+        if np.sqrt(vt + vc) <= rounding:
+            vt = vc = 0.0
+            if abs(diff) <= rounding:
+                mt, diff = mc, 0.0
         se = np.sqrt(vt + vc)
         if se > 0:
             p = float(stats.ttest_ind(yt, yc, equal_var=False).pvalue)
@@ -169,6 +183,30 @@ def _split(arms: list[str], expected_split: Mapping[str, float] | Sequence[float
     return split
 
 
+_BOOLEAN = {"true": "1", "false": "0"}
+
+
+def _column_values(df: pd.DataFrame, column: str, keep: np.ndarray, what: str) -> np.ndarray:
+    """The column's numbers on the ``keep`` rows; ``true``/``false`` (JSON lines, Parquet booleans) are 1/0.
+
+    An empty, unparsable or infinite value is an input error naming the file, line and column.
+    """
+    raw = df[column]
+    lowered = raw.map(lambda v: _BOOLEAN.get(v.strip().lower(), v) if isinstance(v, str) else v)
+    view = df.assign(**{column: lowered}) if not lowered.equals(raw) else df
+    view.attrs.update(df.attrs)
+    vals = numeric(view, column).to_numpy()
+    rows = np.flatnonzero(keep)
+    kept = vals[keep]
+    empty, infinite = np.isnan(kept), np.isinf(kept)
+    if empty.any() or infinite.any():
+        i = int(np.flatnonzero(empty | infinite)[0])
+        problem = (f"{what} '{column}' is empty; give every unit a value (0 when nothing happened)" if empty[i] else
+                   f"{what} '{column}' holds '{raw.iloc[rows[i]]}', which is not a finite number")
+        raise InputError(problem, file=df.attrs.get("path"), line=line_of(df, int(rows[i])), field=column)
+    return kept
+
+
 def analyze(df: pd.DataFrame, arm_col: str, control: str, metrics: Sequence[str], *, covariate: str | None = None,
             expected_split: Mapping[str, float] | Sequence[float] | None = None, level: float = 0.95,
             correction: str = "holm") -> ABResult:
@@ -179,7 +217,14 @@ def analyze(df: pd.DataFrame, arm_col: str, control: str, metrics: Sequence[str]
         raise InputError(f"confidence level must be between 0 and 1, not {level}", field="level")
     if not metrics:
         raise InputError("name at least one metric column", field="metrics")
+    if len(set(metrics)) < len(metrics):  # a metric named twice would count twice in the correction
+        log.warning("metric(s) %s named more than once; each is analysed once",
+                    ", ".join(sorted({m for m in metrics if list(metrics).count(m) > 1})))
+        metrics = list(dict.fromkeys(metrics))
     require(df, [arm_col, *metrics] + ([covariate] if covariate else []))
+    path = df.attrs.get("path")
+    if len(df) == 0:
+        raise InputError("the table has no rows: nothing to analyse", file=path)
     arm_values = df[arm_col]
     missing_arm = arm_values.isna().to_numpy()
     if missing_arm.any():
@@ -188,24 +233,18 @@ def analyze(df: pd.DataFrame, arm_col: str, control: str, metrics: Sequence[str]
     arm = data[arm_col].astype(str).to_numpy()
     arms = sorted(set(arm))
     if control not in arms:
-        raise InputError(f"control arm '{control}' not found in column '{arm_col}' (arms: {', '.join(arms)})",
-                         field="control", file=df.attrs.get("path"))
+        raise InputError(f"control arm '{control}' not found in column '{arm_col}' (arms: {', '.join(arms) or 'none'})",
+                         field="control", file=path)
     if len(arms) < 2:
-        raise InputError(f"column '{arm_col}' holds only one arm ({control}): nothing to compare", field=arm_col)
+        raise InputError(f"column '{arm_col}' holds only one arm ({control}): nothing to compare", field=arm_col,
+                         file=path)
     arms = [control] + [a for a in arms if a != control]
-    values = {m: numeric(df, m).to_numpy()[~missing_arm] for m in metrics}
-    for m, v in values.items():
-        if np.isnan(v).any():
-            i = int(np.flatnonzero(np.isnan(v))[0])
-            raise InputError(f"metric '{m}' is empty; give every unit a value (0 when nothing happened)",
-                             file=df.attrs.get("path"), line=line_of(df, int(np.flatnonzero(~missing_arm)[i])), field=m)
-    x = None
-    if covariate:
-        x = numeric(df, covariate).to_numpy()[~missing_arm]
-        if np.isnan(x).any():
-            i = int(np.flatnonzero(np.isnan(x))[0])
-            raise InputError(f"covariate '{covariate}' is empty", file=df.attrs.get("path"),
-                             line=line_of(df, int(np.flatnonzero(~missing_arm)[i])), field=covariate)
+    small = [f"'{a}' ({int((arm == a).sum())})" for a in arms if (arm == a).sum() < 2]
+    if small:
+        raise InputError(f"every arm needs at least 2 units to estimate a variance; arm {', '.join(small)} has "
+                         "fewer", field=arm_col, file=path)
+    values = {m: _column_values(df, m, ~missing_arm, "metric") for m in metrics}
+    x = _column_values(df, covariate, ~missing_arm, "covariate") if covariate else None
     binary = {m: bool(np.isin(v, (0.0, 1.0)).all()) for m, v in values.items()}
     masks = {a: arm == a for a in arms}
     table = {a: {m: ArmMetric(float(values[m][masks[a]].mean()), int(masks[a].sum()),
@@ -219,10 +258,13 @@ def analyze(df: pd.DataFrame, arm_col: str, control: str, metrics: Sequence[str]
             theta = float(np.cov(y, x, ddof=1)[0, 1] / vx) if vx > 0 else 0.0
             adj = y - theta * (x - x.mean())
             reduction = 1.0 - float(np.var(adj, ddof=1) / np.var(y, ddof=1)) if np.var(y) > 0 else 0.0
+            if reduction > 1.0 - 1e-9:
+                raise InputError(f"covariate '{covariate}' predicts metric '{m}' exactly (it is the metric, or a "
+                                 "linear function of it): CUPED would remove the effect with the noise. Use a "
+                                 "covariate measured before the experiment", field=covariate,
+                                 file=df.attrs.get("path"))
             y, is_binary = adj, False
         for a in arms[1:]:
-            if masks[a].sum() < 2 or masks[control].sum() < 2:
-                raise InputError(f"arm '{a}' or control '{control}' has fewer than 2 units", field=arm_col)
             c = _compare(y[masks[a]], y[masks[control]], is_binary, level)
             comparisons.append(Comparison(arm=a, metric=m, cuped=x is not None, variance_reduction=reduction, **c))
     adjusted = adjust_p_values([c.p_value for c in comparisons], correction)

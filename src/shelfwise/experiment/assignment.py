@@ -61,8 +61,9 @@ class Experiment:
             raise InputError("an experiment needs a name", field="name")
         if len(self.arms) < 2 or len(set(self.arms)) != len(self.arms):
             raise InputError(f"an experiment needs two or more distinct arms, got {list(self.arms)}", field="arms")
-        if len(self.weights) != len(self.arms) or any(not w > 0 for w in self.weights):
-            raise InputError(f"give one positive weight per arm ({len(self.arms)} arms, weights {list(self.weights)})",
+        if len(self.weights) != len(self.arms) or any(not 0 < w < float("inf") for w in self.weights):
+            raise InputError(f"give one positive weight per arm, a finite number ({len(self.arms)} arms; weights "
+                             f"{', '.join(f'{w:g}' for w in self.weights) or 'none'})",
                              field="weights")
         if self.control not in self.arms:
             raise InputError(f"control '{self.control}' is not one of the arms {list(self.arms)}", field="control")
@@ -108,7 +109,8 @@ def create_experiment(store: Store, name: str, arms: Sequence[str], *, weights: 
     """Register a new experiment (its salt is random unless given); an existing name is an error."""
     store.execute(_EXPERIMENTS_DDL)
     if store.query(f"SELECT 1 FROM {EXPERIMENTS} WHERE name = ?", [name]).num_rows:
-        raise InputError(f"experiment '{name}' already exists; pick another name or stop it first", field="name")
+        raise InputError(f"experiment '{name}' already exists (names stay taken after 'experiment stop'); "
+                         "pick another name", field="name")
     exp = Experiment(name, tuple(arms), tuple(float(w) for w in (weights or [1.0] * len(arms))),
                      control or arms[0], salt or secrets.token_hex(8), "running", description,
                      datetime.now(timezone.utc).replace(tzinfo=None))
@@ -120,16 +122,25 @@ def create_experiment(store: Store, name: str, arms: Sequence[str], *, weights: 
 
 
 def list_experiments(store: Store) -> list[Experiment]:
+    """Every experiment in the store; a stored row that is no longer valid (an infinite weight, stored
+    before weights were checked) is left out with a warning, so that it does not block the others."""
     if not store.has_table(EXPERIMENTS):
         return []
     rows = store.query(f"SELECT * FROM {EXPERIMENTS} ORDER BY created_at, name").to_pylist()
-    return [_row_to_experiment(r) for r in rows]
+    out = []
+    for r in rows:
+        try:
+            out.append(_row_to_experiment(r))
+        except InputError as exc:
+            log.warning("experiment '%s' in %s is not valid and is left out: %s", r["name"], store.url, exc)
+    return out
 
 
 def get_experiment(store: Store, name: str) -> Experiment:
-    for exp in list_experiments(store):
-        if exp.name == name:
-            return exp
+    if store.has_table(EXPERIMENTS):
+        rows = store.query(f"SELECT * FROM {EXPERIMENTS} WHERE name = ?", [name]).to_pylist()
+        if rows:
+            return _row_to_experiment(rows[0])
     raise UnknownIdError(f"no experiment named '{name}' in {store.url}; create it with: shelfwise experiment create")
 
 
@@ -209,10 +220,15 @@ def outcome_table(store: Store, experiment: str, *, pre_days: int = 28, until: d
 
     Outcomes (from events with the unit as ``user_id``, at or after the first exposure, before ``until``):
     ``impressions``, ``clicks``, ``clicked`` (0/1), ``purchases``, ``purchased`` (0/1), ``revenue`` (sum of
-    price x quantity of purchases). Covariates over the ``pre_days`` before exposure: ``pre_clicks``,
+    price x quantity of purchases; a purchase row without a price takes the item's catalogue price, and
+    counts 0 only when neither is known). Covariates over the ``pre_days`` before exposure: ``pre_clicks``,
     ``pre_purchases``, ``pre_revenue`` (use one as ``--covariate`` for CUPED).
     """
     get_experiment(store, experiment)
+    # one row per unit even if two first exposures raced into the table (two requests for a new unit at
+    # once): the earliest counts, as log_exposures would have kept it
+    if pre_days < 0:
+        raise InputError(f"the pre-period must be 0 or more days, not {pre_days}", field="pre_days")
     if not store.has_table(EXPOSURES):
         raise InputError(f"experiment '{experiment}' has no exposures yet: nothing to analyse")
     until_sql = " AND e.timestamp < ?" if until else ""
@@ -225,13 +241,17 @@ def outcome_table(store: Store, experiment: str, *, pre_days: int = 28, until: d
         return f"coalesce(sum(value) FILTER (WHERE {when} AND event = 'purchase'), 0)"
 
     return store.query(f"""
-        WITH x AS (SELECT unit_id, arm, first_exposed_at FROM {EXPOSURES} WHERE experiment = ?),
+        WITH x AS (SELECT unit_id, (array_agg(arm ORDER BY first_exposed_at, arm))[1] AS arm,
+                          min(first_exposed_at) AS first_exposed_at
+                   FROM {EXPOSURES} WHERE experiment = ? GROUP BY unit_id),
+        catalogue AS (SELECT item_id, min(price) AS price FROM items GROUP BY item_id),
         j AS (SELECT x.unit_id, x.arm, x.first_exposed_at, e.event,
-                     coalesce(e.price, 0) * coalesce(e.quantity, 1) AS value,
+                     coalesce(e.price, c.price, 0) * coalesce(e.quantity, 1) AS value,
                      e.timestamp >= x.first_exposed_at{until_sql} AS post,
                      e.timestamp < x.first_exposed_at
                         AND e.timestamp >= x.first_exposed_at - ? AS pre
-              FROM x LEFT JOIN events e ON e.user_id = x.unit_id)
+              FROM x LEFT JOIN events e ON e.user_id = x.unit_id
+                     LEFT JOIN catalogue c ON c.item_id = e.item_id)
         SELECT unit_id AS user_id, arm, first_exposed_at,
                {n('impression', 'post')} AS impressions, {n('click', 'post')} AS clicks,
                CAST({n('click', 'post')} > 0 AS INTEGER) AS clicked,

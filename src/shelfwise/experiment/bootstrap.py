@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 DEFAULT_RESAMPLES = 2000
 _BLOCK_ELEMENTS = 4_000_000  # floats gathered per block of resamples
 
@@ -53,18 +55,57 @@ def resampled_sums(sums: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: i
     return out
 
 
+def check_settings(resamples: int, level: float) -> None:
+    """Input errors for a bootstrap that cannot give an interval: no resamples, or a level outside (0, 1)."""
+    if not 0.0 < level < 1.0:
+        raise InputError(f"confidence level must be between 0 and 1 (for example 0.95), not {level}", field="level")
+    if resamples < 1:
+        raise InputError(f"the bootstrap needs at least 1 resample (2000 by default), not {resamples}",
+                         field="resamples")
+
+
+def _quantiles(rep: np.ndarray, qs: list[float]) -> list[float]:
+    """Linear-interpolation quantiles of ``rep`` (no nan) where some values may be +-inf.
+
+    An infinite replicate is a real outcome of the resample (a ratio over a resample with a zero
+    denominator and a positive numerator), so it keeps its place in the order: a quantile that falls on
+    or next to an infinite replicate is infinite (the interval is unbounded on that side), never the
+    quantile of the finite replicates alone, which would claim more certainty than the resamples give.
+    """
+    finite = rep[np.isfinite(rep)]
+    if finite.size == rep.size:
+        return [float(v) for v in np.quantile(rep, qs)]
+    top, bottom = (float(finite.max()), float(finite.min())) if finite.size else (0.0, 0.0)
+    span = max(top - bottom, abs(top), abs(bottom), 1.0)
+    # stand-ins above (below) every finite replicate keep the infinite ones in their place in the order
+    stand_in = np.where(rep == np.inf, top + span, np.where(rep == -np.inf, bottom - span, rep))
+    out = []
+    for v in np.quantile(stand_in, qs):
+        if v > top:
+            out.append(float("inf"))
+        elif v < bottom:
+            out.append(float("-inf"))
+        else:
+            out.append(float(v) if finite.size else float("nan"))
+    return out
+
+
 def percentile_intervals(point: np.ndarray, replicates: np.ndarray, level: float = 0.95) -> list[Interval]:
-    """Percentile intervals, one per statistic: ``point`` (s,), ``replicates`` (B, s); nan replicates are skipped."""
+    """Percentile intervals, one per statistic: ``point`` (s,), ``replicates`` (B, s).
+
+    nan replicates (a statistic undefined in that resample, such as 0/0) are skipped; infinite ones are
+    kept, so a limit can be infinite: the resamples do not bound the statistic on that side.
+    """
     alpha = (1.0 - level) / 2.0
     out = []
     for k in range(point.shape[0]):
         rep = replicates[:, k]
-        rep = rep[np.isfinite(rep)]
+        rep = rep[~np.isnan(rep)]
         if rep.size == 0:
             out.append(Interval(float(point[k]), float("nan"), float("nan")))
             continue
-        lo, hi = np.quantile(rep, [alpha, 1.0 - alpha])
-        out.append(Interval(float(point[k]), float(lo), float(hi)))
+        lo, hi = _quantiles(rep, [alpha, 1.0 - alpha])
+        out.append(Interval(float(point[k]), lo, hi))
     return out
 
 
@@ -75,6 +116,7 @@ def bootstrap(values: np.ndarray, cluster: np.ndarray, statistic: Callable[[np.n
     ``values`` (n, m) are per-row quantities; ``statistic`` receives their column sums, one row per
     resample (the first call gets the full-sample sums as a single row).
     """
+    check_settings(resamples, level)
     sums = cluster_sums(values, cluster)
     point = statistic(sums.sum(axis=0, keepdims=True))[0]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -168,6 +168,11 @@ def load_displays(store: Store, selection: Selection | None = None, *, context: 
         raise InputError(f"no impressions with a position match the selection ({sel.describe()}) in "
                          f"{store.url}: the logs need 'impression' events with a 'position'")
     cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    for k, name in enumerate(context):
+        if all(v is None for v in cols[f"ctx_{k}"]):  # a misspelt column would silently be no context at all
+            raise InputError(f"context column '{name}' has no value in any of the {table.num_rows:,} selected "
+                             "impressions: check its name (an event column or an extra column of the events)",
+                             field=name)
     item_ids, item = np.unique(cols["item_id"].astype(str), return_inverse=True)
     surfaces, surface = np.unique(cols["surface"].astype(str), return_inverse=True)
     _, cluster = np.unique(cols["display"].astype(str), return_inverse=True)

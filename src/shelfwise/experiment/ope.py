@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..logs import get_logger
-from .bootstrap import DEFAULT_RESAMPLES, Interval, bootstrap
+from .bootstrap import DEFAULT_RESAMPLES, Interval, bootstrap, check_settings
 from .logged import LoggedDisplays
 from .reward import cross_fit
 from .targets import TargetPolicy
@@ -75,6 +75,9 @@ def evaluate(logged: LoggedDisplays, target: TargetPolicy, *, context: Sequence[
     ``context`` names the logged context columns the reward model uses; ``clip`` caps the importance
     weights (trading a little bias for variance; None keeps them as they are).
     """
+    check_settings(resamples, level)
+    if clip is not None and not (np.isfinite(clip) and clip > 0):
+        raise InputError(f"the weight cap (--clip) must be a positive number, not {clip}", field="clip")
     logged.require_propensity()
     if target.group.shape[0] != logged.n:
         raise InputError(f"the target policy covers {target.group.shape[0]:,} rows but the logs have {logged.n:,}")

@@ -135,6 +135,9 @@ def learn_policy(logged: LoggedDisplays, rows: np.ndarray | None = None, *, cont
     logged.require_propensity()
     if not 0.0 <= epsilon <= 1.0:
         raise InputError(f"epsilon must be in [0, 1], not {epsilon}", field="epsilon")
+    if max_weight is not None and not (np.isfinite(max_weight) and max_weight > 0):
+        raise InputError(f"the weight cap (--max-weight) must be a positive number, not {max_weight}",
+                         field="max_weight")
     rows = np.arange(logged.n) if rows is None else rows
     clicked = rows[logged.reward[rows] > 0]
     if clicked.size == 0:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..logs import get_logger
-from .bootstrap import DEFAULT_RESAMPLES, bootstrap, percentile_intervals
+from .bootstrap import DEFAULT_RESAMPLES, bootstrap, check_settings, percentile_intervals
 from .logged import LoggedDisplays
 
 log = get_logger(__name__)
@@ -66,10 +66,24 @@ def _counts(logged: LoggedDisplays, k_max: int) -> tuple[list[int], list[int]]:
 
 
 def _check(logged: LoggedDisplays, max_position: int | None) -> int:
-    k_max = max_position or logged.n_positions
+    k_max = logged.n_positions if max_position is None else int(max_position)
     if k_max < 2:
         raise InputError("position bias needs impressions at two or more positions; the selected logs have "
-                         f"positions up to {logged.n_positions}")
+                         f"positions up to {logged.n_positions}" + ("" if max_position is None else
+                                                                     f" and --max-position is {max_position}"))
+    seen = np.bincount(logged.position[logged.position <= k_max], minlength=k_max + 1)[1:k_max + 1]
+    empty = [int(k) + 1 for k in np.flatnonzero(seen == 0)]
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+        if empty[0] > logged.n_positions:
+            hint = f"lower --max-position to {logged.n_positions}"
+        elif empty[0] > 2:
+            hint = f"estimate the positions above the gap with --max-position {empty[0] - 1}"
+        else:
+            hint = "select logs with impressions at every position"
+        raise InputError(f"no selected impressions at position(s) {shown} (the selected logs have positions up "
+                         f"to {logged.n_positions}): attention there cannot be estimated; {hint}",
+                         field="max_position")
     if not np.any(logged.reward[logged.position == 1] > 0):
         raise InputError("no clicks at position 1 in the selected logs: attention relative to position 1 "
                          "cannot be estimated; select more logs")
@@ -210,6 +224,7 @@ def fit_pbm(logged: LoggedDisplays, *, max_position: int | None = None, max_iter
 def pbm_curve(logged: LoggedDisplays, *, max_position: int | None = None, resamples: int = 200, seed: int = 0,
               level: float = 0.95, prior_strength: float = 0.0, max_iter: int = 1000) -> PositionCurve:
     """The PBM examination curve with a Poisson cluster-bootstrap interval (each resample refits EM)."""
+    check_settings(resamples, level)
     k_max = _check(logged, max_position)
     keep = logged.position <= k_max
     sub = logged.subset(keep) if not keep.all() else logged
@@ -225,6 +240,11 @@ def pbm_curve(logged: LoggedDisplays, *, max_position: int | None = None, resamp
         n = np.bincount(pair_of_row, weights=wc, minlength=n_pairs)
         c = np.bincount(pair_of_row, weights=wc * sub.reward, minlength=n_pairs)
         if not np.any(c[pk == 0] > 0):
+            # no click at position 1 in this resample: theta_1 -> 0, so every position with a click has an
+            # unbounded ratio (kept, as in the randomised estimate); positions without one are undefined
+            clicked = np.bincount(pk, weights=c, minlength=k_max) > 0
+            reps[b] = np.where(clicked, np.inf, np.nan)
+            reps[b, 0] = 1.0
             continue
         theta, *_ = _em(pk, pg, n, c, k_max, groups.shape[0], max_iter, 1e-7, prior)
         reps[b] = theta / theta[0]

@@ -48,12 +48,16 @@ class TargetPolicy:
         """Share of the target's probability on items the logs showed on the row's surface (1 = full support).
 
         Mass on items the logging policy never showed there is invisible to IPW: it reads as reward 0.
+        "Showed" is what these rows show, not the action set: with ``actions="catalog"`` the action set is
+        every item, and a target spread over it has support only on the items the logs did show.
         """
         s_count = len(logged.surfaces)
+        shown = np.zeros((s_count, len(logged.item_ids)), dtype=np.float64)
+        shown[logged.surface, logged.item] = 1.0
         pair, inv = np.unique(self.group * s_count + logged.surface, return_inverse=True)
         g, s = pair // s_count, pair % s_count
         rows = self.probs[g]
-        mass = np.asarray(rows.multiply(sp.csr_matrix(logged.actions[s].astype(np.float64))).sum(axis=1)).ravel()
+        mass = np.asarray(rows.multiply(sp.csr_matrix(shown[s])).sum(axis=1)).ravel()
         total = np.asarray(rows.sum(axis=1)).ravel()
         count = np.bincount(inv.ravel(), minlength=len(pair))
         return float((mass * count).sum() / max((total * count).sum(), 1e-300))

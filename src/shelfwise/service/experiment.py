@@ -65,11 +65,11 @@ def position_bias(db: str | None = None, *, method: str = "randomised", sel: Sel
     sel = sel or Selection()
     logged = _load(db, sel)
     if method == "randomised":
-        curve = from_randomised(logged, max_position=max_position, resamples=resamples or 2000, seed=seed,
-                                level=level)
+        curve = from_randomised(logged, max_position=max_position,
+                                resamples=2000 if resamples is None else resamples, seed=seed, level=level)
     else:
-        curve = pbm_curve(logged, max_position=max_position, resamples=resamples or 200, seed=seed, level=level,
-                          prior_strength=prior_strength)
+        curve = pbm_curve(logged, max_position=max_position, resamples=200 if resamples is None else resamples,
+                          seed=seed, level=level, prior_strength=prior_strength)
     return {**curve.as_dict(), "selection": sel.describe(), "rows": logged.n, "displays": logged.n_clusters}
 
 
@@ -90,7 +90,14 @@ def _target(target: str, sel: Selection, db: str | None, context: Sequence[str],
     table = read_table(path)
     keys = context_keys(table)
     extra = [k for k in keys if k not in ("position", "surface") and k not in context]
-    logged = _load(db, sel, list(context) + extra, actions)
+    try:
+        logged = _load(db, sel, list(context) + extra, actions)
+    except InputError as exc:
+        if getattr(exc, "field", None) in extra:  # the policy file names a column the logs do not have
+            raise InputError(f"the policy file's context column '{exc.field}' has no value in the selected "
+                             "impressions: name an event column or an extra column of the events",
+                             file=str(path), field=exc.field) from exc
+        raise
     return logged, policy_from_table(table, logged, name=path.name)
 
 
@@ -185,7 +192,8 @@ def list_experiments(db: str | None = None) -> list[dict[str, Any]]:
         exps = assignment.list_experiments(store)
         counts: dict[tuple[str, str], int] = {}
         if store.has_table(assignment.EXPOSURES):
-            rows = store.query(f"SELECT experiment, arm, count(*) AS n FROM {assignment.EXPOSURES} GROUP BY ALL")
+            rows = store.query(f"SELECT experiment, arm, count(DISTINCT unit_id) AS n FROM {assignment.EXPOSURES} "
+                               "GROUP BY experiment, arm")
             counts = {(r["experiment"], r["arm"]): r["n"] for r in rows.to_pylist()}
     return [{**e.as_dict(), "exposed": {a: counts.get((e.name, a), 0) for a in e.arms}} for e in exps]
 
@@ -217,5 +225,21 @@ def outcomes(db: str | None, name: str, out: str | Path, *, pre_days: int = 28,
     write_table(table.to_pandas(), out)
     return {"experiment": name, "file": str(out), "units": table.num_rows, "arms": list(exp.arms),
             "control": exp.control, "split": exp.split(),
+            "expected_split": _analysis_split(exp, set(table.column("arm").to_pylist())),
             "metrics": ["clicked", "clicks", "purchased", "purchases", "revenue", "impressions"],
             "covariates": ["pre_clicks", "pre_purchases", "pre_revenue"]}
+
+
+def _analysis_split(exp: assignment.Experiment, present: set[str]) -> str | None:
+    """The ``--expected-split`` for ``analyze`` of this experiment's outcome file (None when equal).
+
+    Positional (control first, then the other arms sorted, as ``analyze`` orders them), over the arms that
+    have units in the file, so arm names with commas or '=' cannot break it. Without it, an experiment
+    with unequal weights would fail the sample-ratio check against the default equal split.
+    """
+    split = exp.split()
+    order = [a for a in [exp.control, *sorted(a for a in exp.arms if a != exp.control)] if a in present]
+    shares = [split[a] for a in order]
+    if len(order) < 2 or max(shares) - min(shares) < 1e-12:
+        return None
+    return ",".join(f"{v:.6g}" for v in shares)
