@@ -348,3 +348,10 @@ def test_a_unit_logged_twice_is_one_row_of_the_outcome_table(both_store):
     rows = assignment.outcome_table(both_store, "e").to_pylist()
     assert sorted((r["user_id"], r["arm"]) for r in rows) == [("u1", "a"), ("u2", "b")]
     assert rows[0]["first_exposed_at"] == datetime(2024, 3, 1)
+
+
+def test_the_report_shows_an_undefined_relative_lift_as_n_a() -> None:
+    from shelfwise.service.experiment_report import _pct
+
+    assert _pct(0.0123) == "+1.23%"
+    assert _pct(float("nan")) == "n/a" and _pct(None) == "n/a" and _pct(float("inf")) == "n/a"

@@ -214,6 +214,11 @@ def test_alerts_and_experiments(write_key) -> None:
     assignment.log_exposures(store, "home-ranker", ["u1", "u2"], ["control", "hybrid"])
     exps = c.get("/v1/experiments", headers=_auth(read)).json()["experiments"]
     assert exps[0]["name"] == "home-ranker" and exps[0]["exposed"] == {"control": 1, "hybrid": 1}
+    # two simultaneous first requests of one unit can leave two exposure rows: still one unit exposed
+    store.execute(f"INSERT INTO {assignment.EXPOSURES} VALUES ('home-ranker', 'u1', 'control', "
+                  "TIMESTAMP '2030-01-01 00:00:00', NULL)")
+    exps = c.get("/v1/experiments", headers=_auth(read)).json()["experiments"]
+    assert exps[0]["exposed"] == {"control": 1, "hybrid": 1}
 
 
 # --- events -------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,8 +11,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import ShelfwiseError
 
@@ -64,7 +67,8 @@ def handled() -> Iterator[None]:
     try:
         yield
     except ShelfwiseError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        # the message is data, not markup: "[nan, 1.0]" or a file name in brackets must print as written
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -78,8 +82,23 @@ def _default(o: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every nan or infinite number replaced by None: JSON has neither, and a figure that
+    cannot be computed (a relative lift over a zero control) or an unbounded limit is written as null."""
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=_default, indent=2, ensure_ascii=False)
+    """Strict JSON (``null`` for nan and infinity), dates as ISO text, numpy scalars as numbers."""
+    return json.dumps(finite(obj), default=_default, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def print_json(obj: Any) -> None:

@@ -3,7 +3,6 @@ outcomes|learn-policy``: display strategy and experiments."""
 
 from __future__ import annotations
 
-import math
 import shlex
 from datetime import datetime
 from pathlib import Path
@@ -36,17 +35,6 @@ def _csv(text: Optional[str]) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every nan or infinite float replaced by None, so that the JSON is valid (null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _emit(result: Any, json_out: Optional[str]) -> bool:
     """Write or print JSON when asked; True when the result went to stdout as JSON.
 
@@ -55,7 +43,6 @@ def _emit(result: Any, json_out: Optional[str]) -> bool:
     """
     if json_out is None:
         return False
-    result = _finite(result)
     if json_out == "-":
         print_json(result)
         return True

@@ -85,7 +85,7 @@ def experiments(store: Store) -> list[dict[str, Any]]:
     exps = assignment.list_experiments(store)
     counts: dict[tuple[str, str], int] = {}
     if exps and store.has_table(assignment.EXPOSURES):
-        for r in _rows(store, f"SELECT experiment, arm, count(*) AS n FROM {assignment.EXPOSURES} "
+        for r in _rows(store, f"SELECT experiment, arm, count(DISTINCT unit_id) AS n FROM {assignment.EXPOSURES} "
                               "GROUP BY experiment, arm"):
             counts[(r["experiment"], r["arm"])] = int(r["n"])
     return [{**e.as_dict(), "exposed": {a: counts.get((e.name, a), 0) for a in e.arms}} for e in exps]

@@ -7,6 +7,7 @@ report (the demo's, the dashboard's) show the same figures with their intervals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from ..evaluate.charts import bar_chart, line_chart
 from ..evaluate.report import Report
 
 
-def _pct(v: float) -> str:
+def _pct(v: float | None) -> str:
+    """A relative lift as text; "n/a" where it is undefined (a control mean of 0 or below)."""
+    if v is None or not math.isfinite(v):
+        return "n/a"
     return f"{100 * v:+.2f}%"
 
 

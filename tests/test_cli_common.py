@@ -1,13 +1,20 @@
-"""A --db that names no store is refused before any work, and nothing is created in its place."""
+"""What every command shares: a --db that names no store is refused before any work (nothing is created
+in its place), JSON output is strict, and error messages print as written."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
+import numpy as np
 import pytest
+import typer
 from typer.testing import CliRunner
 
+from shelfwise.cli.common import dumps, handled
 from shelfwise.cli.main import app
+from shelfwise.errors import InputError
 
 runner = CliRunner()
 
@@ -54,3 +61,18 @@ def test_ingest_still_starts_a_new_store(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert db.exists()
     assert runner.invoke(app, ["info", "--db", str(db)]).exit_code == 0
+
+
+def test_json_output_is_strict_with_null_for_nan_and_infinity() -> None:
+    text = dumps({"lift": float("nan"), "hi": np.float64("inf"), "lo": np.float32(-np.inf), "n": np.int64(3),
+                  "ci": [1.5, float("nan")], "ok": np.float32(0.5)})
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"lift": None, "hi": None, "lo": None, "n": 3, "ci": [1.5, None], "ok": 0.5}
+
+
+def test_error_messages_print_brackets_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit):
+        with handled():
+            raise InputError("interval [nan, 1.0] in [bold]file[/bold].csv")
+    err = capsys.readouterr().err
+    assert "[nan, 1.0]" in err and "[bold]file[/bold].csv" in err
