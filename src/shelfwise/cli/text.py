@@ -89,7 +89,7 @@ def finetune_items(db: Optional[str] = DbOption,
 def classify(model: Path = typer.Option(..., "--model", help="A folder written by shelfwise finetune classify."),
              input: Path = typer.Option(..., "--input", help="File to classify (.csv, .csv.gz, .jsonl, .parquet)."),
              text_col: str = typer.Option(..., "--text-col", help="Column holding the text."),
-             out: Path = typer.Option(..., "--out", help="Output file (.csv or .jsonl): label,score per input "
+             out: Path = typer.Option(..., "--out", help="Output file (.csv, .csv.gz, .jsonl, .jsonl.gz or .parquet): label,score per input "
                                       "row, in input order; empty text gives an empty label."),
              as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")) -> None:
     """Label every row of a file with a trained classifier."""
@@ -106,8 +106,9 @@ def classify(model: Path = typer.Option(..., "--model", help="A folder written b
 def sentiment(ctx: typer.Context, db: Optional[str] = UncheckedDbOption,
               input: Optional[Path] = typer.Option(None, "--input", help="Score this file instead of the store."),
               text_col: str = typer.Option("text", "--text-col", help="Text column of --input."),
-              out: Optional[Path] = typer.Option(None, "--out", help="With --input: output file "
-                                                 "(label,probability,language per row, in input order)."),
+              out: Optional[Path] = typer.Option(None, "--out", help="With --input: output file (.csv, .csv.gz, "
+                                                 ".jsonl, .jsonl.gz or .parquet): label,probability,language per "
+                                                 "row, in input order."),
               model_en: Optional[Path] = typer.Option(None, "--model-en", help="English model folder (default: "
                                                       "<model_dir>/sentiment/en)."),
               model_zh: Optional[Path] = typer.Option(None, "--model-zh", help="Chinese model folder (default: "
@@ -123,9 +124,13 @@ def sentiment(ctx: typer.Context, db: Optional[str] = UncheckedDbOption,
     if as_json:
         print_json(summary)
         return
-    console.print(f"{summary['reviews' if 'reviews' in summary else 'rows']:,} reviews scored "
+    total = summary.get("reviews", summary.get("rows", 0))
+    unscored = {k: v for k, v in summary.get("unscored", {}).items() if v}
+    console.print(f"{summary.get('scored', total):,} of {total:,} reviews scored "
                   f"({', '.join(f'{k}: {v:,}' for k, v in summary['by_language'].items())}); "
-                  f"share positive {summary['share_positive']:.1%}")
+                  f"share positive {summary['share_positive']:.1%}"
+                  + (f"; not scored: {', '.join(f'{k} {v:,}' for k, v in unscored.items())}" if unscored else ""),
+                  highlight=False, markup=False)
     if input is None:
         with handled():
             worst = text_service.item_sentiment(db, limit=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..errors import InputError
 from ..text import sentiment
 from ..text.behaviour import TuneParams, tune_from_store
 from ..text.classify import ClassifierOptions, TextClassifier, train_classifier
-from ..text.inputs import labelled_pairs, read_texts
+from ..text.inputs import check_labels, labelled_pairs, read_texts
 
 
 def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, valid: Path | None = None,
@@ -21,6 +22,8 @@ def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, val
     """Train a text classifier from a labelled file (optionally a separate validation file) into ``out``."""
     table = read_texts(train, text_col, label_col)
     texts, labels, dropped = labelled_pairs(table)
+    if labels:  # (no rows with text at all is reported by training, naming that)
+        check_labels(labels, where=f"{train} (column '{label_col}')")
     vt = vl = None
     if valid is not None:
         vtable = read_texts(valid, text_col, label_col)
@@ -33,25 +36,58 @@ def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, val
     return report
 
 
-def _write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.name.endswith(".jsonl"):
-        with out.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(dict(zip(header, r)), ensure_ascii=False) + "\n")
+#: the file types an output may have (the same as the inputs), by name ending
+OUT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse an output name whose type shelfwise cannot write, before any model is loaded."""
+    if out is None:
         return
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    if not out.name.lower().endswith(OUT_SUFFIXES):
+        raise InputError(f"cannot write this file type: the output must end in {', '.join(OUT_SUFFIXES)}",
+                         file=str(out))
+    if out.is_dir():
+        raise InputError("is a folder: --out names the output file", file=str(out))
+
+
+def _write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
+    """CSV (empty cell for a missing value), JSON lines (null) or Parquet (null), by ``out``'s name."""
+    check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    name = out.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = list(zip(*rows)) if rows else [() for _ in header]
+        arrays = {h: pa.array([None if v == "" and h != "label" and h != "language" else v for v in c])
+                  for h, c in zip(header, cols)}
+        for h in header:  # keep the types even when every value is missing
+            if arrays[h].type == pa.null():
+                arrays[h] = arrays[h].cast(pa.float64() if h in ("score", "probability") else pa.string())
+        pq.write_table(pa.table(arrays), out)
+        return
+    opener = (lambda: gzip.open(out, "wt", encoding="utf-8", newline="")) if name.endswith(".gz") else \
+        (lambda: out.open("w", encoding="utf-8", newline=""))
+    with opener() as fh:
+        if ".jsonl" in name:
+            for r in rows:
+                rec = {h: (None if v == "" and h in ("score", "probability") else v) for h, v in zip(header, r)}
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            return
         w = csv.writer(fh)
         w.writerow(header)
-        w.writerows(rows)
+        w.writerows([["" if v is None else (f"{v:.6f}" if isinstance(v, float) else v) for v in r] for r in rows])
 
 
-def _num(v: float) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6f}"
+def _num(v: float) -> float | str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 6)
 
 
 def classify_file(model: Path, input: Path, text_col: str, out: Path) -> dict[str, Any]:
     """Write ``label,score`` for every input row, in input order (empty text: empty label and score)."""
+    check_out(out)
     clf = TextClassifier.load(model)
     table = read_texts(input, text_col)
     pred = clf.predict(table.texts)
@@ -87,14 +123,18 @@ def sentiment_score(db: str | None = None, input: Path | None = None, text_col: 
     if input is not None:
         if out is None:
             raise InputError("scoring a file needs --out FILE")
+        check_out(out)
         table = read_texts(input, text_col)
         scored = sentiment.score_texts(table.texts, models)
         _write_rows(out, ["label", "probability", "language"],
                     [[r.label, _num(r.probability), r.language] for r in scored.itertuples(index=False)])
-        return {"rows": len(scored), "out": str(out),
-                "by_language": scored["language"].replace("", "empty").value_counts().to_dict(),
-                "share_positive": float((scored["label"] == sentiment.POSITIVE).mean()),
-                "text_stats": scored.attrs.get("stats", {})}
+        stats = table.stats.as_dict()  # what reading the file cut and repaired; the models add token cuts
+        stats["truncated_tokens"] = scored.attrs.get("stats", {}).get("truncated_tokens", 0)
+        n_scored = int((scored["label"] != "").sum())
+        return {"rows": len(scored), "out": str(out), "scored": n_scored,
+                "by_language": scored["language"].replace("", "none").value_counts().to_dict(),
+                "share_positive": float((scored["label"] == sentiment.POSITIVE).sum() / max(1, n_scored)),
+                "text_stats": stats, "unscored": scored.attrs.get("unscored", {})}
     with open_store(db) as store:
         return sentiment.score_store(store, models)
 

@@ -185,8 +185,12 @@ class TextClassifier:
         if method == "tfidf":
             return self._linear(sub).predict_proba(texts), 0
         if method in ("linear", "hybrid"):
-            dense = self._encoder().encode_cached(texts, store)
-            return self._linear(sub).predict_proba(texts, dense), 0
+            from .transformer import count_truncated
+
+            enc = self._encoder()
+            dense = enc.encode_cached(texts, store)
+            truncated = count_truncated(enc.model.tokenizer, texts, self.params["max_length"])
+            return self._linear(sub).predict_proba(texts, dense), truncated
         if method in TRANSFORMER_METHODS:
             from . import transformer
 

@@ -7,13 +7,17 @@ Every text model reads its input here so that bad input is handled once, the sam
 - empty or whitespace-only text is never sent to a model: training drops such rows (counted), scoring
   keeps the row and writes an empty label and score (counted), so output rows still match input rows;
 - lone surrogates and control characters are replaced, so no tokenizer ever sees undecodable text;
+- HTML character references (``&amp;``, ``&#34;``) are decoded and HTML tags (``<br/>``, ``<p>``) become
+  spaces, as scraped reviews often carry them (``<3`` and ``a < b`` are not tags and stay);
 - very long text is cut to ``max_chars`` characters before tokenizing (counted), and tokenizers cut
   again at ``max_length`` tokens (counted by the model that does it).
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,13 @@ log = get_logger(__name__)
 MAX_CHARS = 5000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]{0,500})?/?>")
+
+
+def has_words(text: str) -> bool:
+    """Whether a text holds any letter or digit (any script); emoji, symbols and punctuation do not count."""
+    return any(unicodedata.category(c)[0] in "LN" for c in text)
 
 
 @dataclass
@@ -62,7 +73,12 @@ def clean_text(value: object, max_chars: int = MAX_CHARS, stats: TextStats | Non
         value = value.encode("utf-8", "replace").decode("utf-8")
         if stats is not None:
             stats.repaired += 1
-    text = _CONTROL.sub(" ", value).strip()
+    text = _CONTROL.sub(" ", value)
+    if "&" in text and _ENTITY.search(text):
+        text = _CONTROL.sub(" ", html.unescape(text))
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    text = text.strip()
     if not text:
         if stats is not None:
             stats.empty += 1

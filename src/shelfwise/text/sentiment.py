@@ -31,8 +31,8 @@ import pyarrow as pa
 from ..errors import InputError, ModelNotFound
 from ..logs import get_logger
 from .classify import ClassifierOptions, TextClassifier, train_classifier
-from .inputs import clean_texts
-from .linear import LinearParams, LinearTextModel, cjk_share
+from .inputs import clean_texts, has_words
+from .linear import LinearParams, LinearTextModel
 
 log = get_logger(__name__)
 
@@ -48,8 +48,40 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+#: languages that are detected (so the language column is right) but have no sentiment model: not scored
+UNSUPPORTED = ("ja", "ko")
+_HAN = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+_KANA = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F))
+_HANGUL = ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))
+
+
+def _in(c: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    o = ord(c)
+    return any(lo <= o <= hi for lo, hi in ranges)
+
+
 def language_of(text: str) -> str:
-    return "zh" if cjk_share(text) >= 0.3 else "en"
+    """'zh', 'en', 'ja', 'ko', or '' for a text with no letter or digit (emoji, punctuation: not scored).
+
+    A text is CJK when at least 30% of its non-space characters are Han, kana or hangul; then hangul
+    outweighing Han and kana makes it Korean, kana making up at least a fifth of those characters makes
+    it Japanese (Chinese text has no kana), and anything else is Chinese (simplified or traditional).
+    Every other text is 'en' (the English model also gets other languages written in Latin script).
+    """
+    if not has_words(text):
+        return ""
+    chars = [c for c in text if not c.isspace()]
+    han = sum(1 for c in chars if _in(c, _HAN))
+    kana = sum(1 for c in chars if _in(c, _KANA))
+    hangul = sum(1 for c in chars if _in(c, _HANGUL))
+    cjk = han + kana + hangul
+    if cjk < 0.3 * len(chars):
+        return "en"
+    if hangul > han + kana:
+        return "ko"
+    if kana >= 0.2 * cjk:
+        return "ja"
+    return "zh"
 
 
 def default_model_dir(lang: str, model_dir: Path | None = None) -> Path:
@@ -65,6 +97,34 @@ def sentiment_label(value: object) -> str | None:
     if value is None:
         return None
     return _LABEL_MAP.get(str(value).strip().lower())
+
+
+def _number(value: object) -> float | None:
+    try:
+        v = float(str(value).strip())
+    except ValueError:
+        return None
+    return v if v == v else None
+
+
+def are_ratings(values: list[object]) -> bool:
+    """Whether a label column holds star ratings: every value a whole number from 1 to 5, not only 1s.
+
+    (A column of only 0s and 1s, or only 1s, is read as 1 = positive, 0 = negative.)
+    """
+    nums = [_number(v) for v in values]
+    if not nums or any(v is None or v != int(v) or not 1 <= v <= 5 for v in nums):
+        return False
+    return any(v != 1 for v in nums)
+
+
+def rating_label(value: object) -> str | None:
+    """A star rating as sentiment, the rule the default English model is trained with: >= 4 positive,
+    <= 2 negative, 3 neither (None)."""
+    v = _number(value)
+    if v is None or v == 3:
+        return None
+    return POSITIVE if v >= 4 else NEGATIVE
 
 
 # --- training data from the shared public sets ----------------------------------------------------
@@ -133,19 +193,38 @@ def train_from_file(path: Path, text_col: str, label_col: str, lang: str, out_di
     """Train a sentiment model of ``lang`` from a labelled file (labels: positive/negative, 1/0, ...)."""
     from .inputs import read_texts
 
+    from .inputs import check_labels
+
     table = read_texts(path, text_col, label_col)
+    given = [lab for lab, text in zip(table.labels or [], table.texts) if text]
+    ratings = are_ratings(given)
     labels = []
+    neutral = 0
     for lab, line, text in zip(table.labels or [], table.lines, table.texts):
-        mapped = sentiment_label(lab)
+        mapped = rating_label(lab) if ratings else sentiment_label(lab)
         if text and mapped is None:
-            raise InputError(f"label '{lab}' is not a sentiment (positive/negative, 1/0, pos/neg)",
-                             file=str(path), line=line, field=label_col)
+            if ratings:  # a rating of 3: neither positive nor negative, left out (counted)
+                neutral += 1
+                labels.append("")
+                continue
+            raise InputError(f"label '{lab}' is not a sentiment (positive/negative, 1/0, pos/neg, true/false, "
+                             "or ratings 1-5 in every row)", file=str(path), line=line, field=label_col)
         labels.append(mapped or "")
+    texts = [t if lab else "" for t, lab in zip(table.texts, labels)]
+    if neutral:
+        log.warning("%s: %d rows rated 3 are neither positive nor negative: left out of training", path, neutral)
+    kept = [lab for t, lab in zip(texts, labels) if t]
+    if kept:
+        check_labels(kept, where=f"{path} (column '{label_col}')")
     opts = ClassifierOptions(**{**DEFAULT_OPTIONS.get(lang, {}), **(overrides or {})})
     out = out_dir or default_model_dir(lang)
-    report = train_classifier(table.texts, labels, out, opts, meta={"task": "sentiment", "language": lang,
-                                                                    "source": str(path)})
+    report = train_classifier(texts, labels, out, opts, meta={"task": "sentiment", "language": lang,
+                                                              "source": str(path), "labels_from": "ratings"
+                                                              if ratings else "labels"})
     report["out"] = str(out)
+    report["labels_from"] = "ratings" if ratings else "labels"
+    report["neutral_dropped"] = neutral
+    report["empty_dropped"] = table.stats.empty
     return report
 
 
@@ -185,10 +264,19 @@ class SentimentModels:
 def score_texts(texts: list[object], models: SentimentModels, store: Any = None) -> pd.DataFrame:
     """language, label, probability (of positive) and model per text, in input order.
 
-    Empty texts get language '' and an empty label (no model sees them).
+    Empty texts, and texts with no letter or digit (only emoji, symbols or punctuation), get language ''
+    and an empty label; Japanese and Korean texts get their language and an empty label (no model for
+    them). No model sees these rows; ``attrs["unscored"]`` counts them by reason.
     """
     clean, stats = clean_texts(list(texts))
     langs = [language_of(t) if t else "" for t in clean]
+    unscored = {"empty": sum(1 for t in clean if not t),
+                "no_words": sum(1 for t, g in zip(clean, langs) if t and not g),
+                "unsupported_language": sum(1 for g in langs if g in UNSUPPORTED)}
+    if unscored["no_words"] or unscored["unsupported_language"]:
+        log.warning("not scored: %d reviews with no letters or digits (emoji/punctuation only), %d in a "
+                    "language without a sentiment model (%s)", unscored["no_words"],
+                    unscored["unsupported_language"], ", ".join(UNSUPPORTED))
     out = pd.DataFrame({"language": langs, "label": [""] * len(clean), "probability": np.nan,
                         "model_id": [""] * len(clean)})
     for lang in LANGS:
@@ -205,7 +293,19 @@ def score_texts(texts: list[object], models: SentimentModels, store: Any = None)
         log.info("%s: %d reviews scored in %.1fs (%.0f/s)", lang, len(idx), pred.seconds,
                  len(idx) / pred.seconds if pred.seconds else 0)
     out.attrs["stats"] = stats.as_dict()
+    out.attrs["unscored"] = unscored
     return out
+
+
+def _trim_marks(term: str) -> str:
+    """A term without the spaces, punctuation and symbols at its ends ("差，" -> "差")."""
+    import unicodedata
+
+    keep = [unicodedata.category(c)[0] in "LN" for c in term]
+    if not any(keep):
+        return ""
+    first, last = keep.index(True), len(keep) - 1 - keep[::-1].index(True)
+    return term[first:last + 1]
 
 
 def complaint_terms(neg_texts: list[str], weights: dict[str, float], analyzer: Any, k: int = 5) -> list[str]:
@@ -216,7 +316,7 @@ def complaint_terms(neg_texts: list[str], weights: dict[str, float], analyzer: A
     ranked = sorted(counts, key=lambda g: (-counts[g] * weights[g], g))
     picked: list[str] = []
     for g in ranked:
-        shown = (g[2:] if g.startswith("w:") else g).strip()  # word features of the CJK analyzer
+        shown = _trim_marks(g[2:] if g.startswith("w:") else g)  # word features of the CJK analyzer
         if len(shown) < 2 or any(shown in p or p in shown for p in picked):
             continue
         picked.append(shown)
@@ -301,7 +401,8 @@ def score_store(store: Any, models: SentimentModels) -> dict[str, Any]:
     store.write("review_sentiment", review_table, mode="replace")
     items = item_summaries(reviews, models)
     store.write("item_sentiment", pa.Table.from_pandas(items, preserve_index=False), mode="replace")
-    by_lang = reviews["language"].replace("", "empty").value_counts().to_dict()
-    return {"reviews": int(len(reviews)), "by_language": by_lang, "items": int(len(items)),
+    by_lang = reviews["language"].replace("", "none").value_counts().to_dict()
+    return {"reviews": int(len(reviews)), "scored": int((reviews["label"] != "").sum()),
+            "by_language": by_lang, "items": int(len(items)),
             "share_positive": float((reviews["label"] == POSITIVE).sum() / max(1, (reviews["label"] != "").sum())),
-            "text_stats": scored.attrs.get("stats", {})}
+            "text_stats": scored.attrs.get("stats", {}), "unscored": scored.attrs.get("unscored", {})}

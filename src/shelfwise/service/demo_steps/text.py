@@ -76,7 +76,7 @@ def _sentiment(ctx: DemoContext) -> str:
     sec = ctx.report.section("Review sentiment")
     sec.text(f"Every review was scored by {source}. The store now holds review_sentiment (label and "
              "probability per review) and item_sentiment (share positive, trend, complaint terms per item).")
-    figures = {"reviews scored": summary["reviews"], "items": summary["items"],
+    figures = {"reviews": summary["reviews"], "reviews scored": summary["scored"], "items": summary["items"],
                "share positive": f"{summary['share_positive']:.1%}"}
     if trained is not None:
         figures["held-out macro-F1"] = f"{trained['macro_f1']:.3f}"
@@ -87,7 +87,8 @@ def _sentiment(ctx: DemoContext) -> str:
                     "" if r["trend"] is None else f"{r['trend']:+.2f}",
                     ", ".join(json.loads(r["complaint_terms"] or "[]"))] for r in worst],
                   caption="items with the lowest share of positive reviews (at least 3 reviews)")
-    return (f"{summary['reviews']:,} reviews scored, {summary['items']:,} items summarised, "
+    return (f"{summary['scored']:,} of {summary['reviews']:,} reviews scored, {summary['items']:,} items "
+            "summarised, "
             f"{summary['share_positive']:.1%} positive; model: {source}")
 
 
