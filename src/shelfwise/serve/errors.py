@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InputError, ModelNotFound, ShelfwiseError, StoreError, UnknownIdError
 from ..logs import get_logger
@@ -32,13 +33,15 @@ def _loc(loc: Any) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = [{"field": _loc(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errs = [{"field": "body" if e.get("type") == "json_invalid" else _loc(e.get("loc", ())),
+                 "message": e.get("msg", "invalid")} for e in exc.errors()]
         first = errs[0] if errs else {"field": "body", "message": "invalid request"}
         return JSONResponse(body(422, f"{first['field']}: {first['message']}", first["field"], errors=errs),
                             status_code=422)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's own (404 no such route, 405 wrong method) too, so that every error has one format
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         d = exc.detail
         message, field = (d.get("message", str(d)), d.get("field")) if isinstance(d, dict) else (str(d), None)
         return JSONResponse(body(exc.status_code, message, field), status_code=exc.status_code,

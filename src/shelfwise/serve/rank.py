@@ -72,8 +72,13 @@ def candidates(ms: ModelSet, live: LiveState, user_id: str, base: list[tuple[str
     """Fused (item, score) candidates, reasons per item, whether personal, and the sources used."""
     base = base or []
     live_list, live_why = _live_candidates(ms, live, user_id)
+    # items the user just bought are not recommended again at once (whatever the sources: also when
+    # there are no live neighbours, e.g. without a trained model, where trending would offer them back)
+    bought = {r.item_id for r in live.recent_of(user_id) if r.event == "purchase"}
     reasons: dict[str, list[str]] = {}
     if base and not live_list:  # the common case: the model's list as it is (reasons filled in on output)
+        if bought:
+            base = [kv for kv in base if kv[0] not in bought]
         return base[:depth], reasons, True, ["model"]
     sources: dict[str, list[tuple[str, float]]] = {}
     if base:
@@ -95,10 +100,8 @@ def candidates(ms: ModelSet, live: LiveState, user_id: str, base: list[tuple[str
                 reasons.setdefault(item, []).append("trending now")
             elif name == "popular" and rank < 20 and not base:
                 reasons.setdefault(item, []).append("popular in the shop")
-    if live_list:  # items the user just bought are not recommended again at once
-        bought = {r.item_id for r in live.recent_of(user_id) if r.event == "purchase"}
-        for item in bought:
-            fused.pop(item, None)
+    for item in bought:
+        fused.pop(item, None)
     ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:depth]
     for item, _ in ranked:
         reasons.setdefault(item, ["popular in the shop"])

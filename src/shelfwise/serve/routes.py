@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from typing import Annotated, Any
 
@@ -59,9 +60,29 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+def _finite(o: Any) -> Any:
+    """``o`` with every NaN or infinite number as None (JSON has no NaN: ``null`` is what a client can read)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if hasattr(o, "item") and not isinstance(o, (str, bytes)):  # numpy scalars
+        return _finite(o.item())
+    return o
+
+
+def _dumps(content: Any) -> str:
+    """Strict JSON: a NaN or infinity anywhere becomes null (the fast path pays nothing when there is none)."""
+    try:
+        return json.dumps(content, default=_default, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(content), default=_default, separators=(",", ":"), allow_nan=False)
+
+
 def _json(content: Any, status: int = 200) -> Response:
-    return Response(json.dumps(content, default=_default, separators=(",", ":")), status_code=status,
-                    media_type="application/json")
+    return Response(_dumps(content), status_code=status, media_type="application/json")
 
 
 # --- health ---------------------------------------------------------------------------------------
@@ -120,7 +141,7 @@ def _query(request: Request) -> dict[str, Any]:
             out[name] = default
             continue
         if kind == "string":
-            if not _PATTERNS[rule].match(raw):
+            if not _PATTERNS[rule].fullmatch(raw):
                 raise InputError(f"{name} '{raw[:40]}' is not valid (pattern {rule})", field=name)
             out[name] = raw
             continue
@@ -160,15 +181,14 @@ async def recommend(request: Request) -> Response:
         base = await run_in_threadpool(ms.user_list, user_id)
     policy = state.policy_for(ms) if reranks else None
     out = rank.recommend(ms, state.live, user_id, k, base, policy, params)
-    rest = json.dumps({"personal": out.personal, "sources": out.sources, "items": out.items},
-                      separators=(",", ":"))[1:-1]
+    rest = _dumps({"personal": out.personal, "sources": out.sources, "items": out.items})[1:-1]
     if plain and out.personal:
         ms.remember_rendered((user_id, k), rest)
     return Response(f'{{"user_id":{json.dumps(user_id)},"surface":{json.dumps(q["surface"])},'
                     f'"model_version":{json.dumps(ms.version)},{rest}}}', media_type="application/json")
 
 
-@router.get("/v1/similar/{item_id}", tags=["recommend"], dependencies=[Depends(read_scope)],
+@router.get("/v1/similar/{item_id:path}", tags=["recommend"], dependencies=[Depends(read_scope)],
             summary="Items most like this one")
 async def similar(request: Request, item_id: Annotated[str, Path(pattern=ID)],
                   k: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
@@ -187,7 +207,7 @@ async def similar(request: Request, item_id: Annotated[str, Path(pattern=ID)],
 
 # --- item, alerts, experiments ----------------------------------------------------------------------
 
-@router.get("/v1/items/{item_id}", tags=["items"], dependencies=[Depends(read_scope)],
+@router.get("/v1/items/{item_id:path}", tags=["items"], dependencies=[Depends(read_scope)],
             summary="An item: catalogue, lifecycle stage, forecast, sentiment, launch plan (where they exist)")
 def item(request: Request, item_id: Annotated[str, Path(pattern=ID)]) -> Response:
     state = request.app.state

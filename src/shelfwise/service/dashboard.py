@@ -82,14 +82,23 @@ def overview(store: Store, *, new_days: int = NEW_DAYS, head_share: float = HEAD
         return out
     period = "day" if (span["last"] - span["first"]).days <= DAILY_MAX_DAYS else "week"
     out["period"] = period
-    totals = _rows(store, """
-        SELECT count(*) FILTER (WHERE event = 'impression') AS impressions,
-               count(*) FILTER (WHERE event = 'click') AS clicks,
-               count(*) FILTER (WHERE event = 'purchase') AS purchases,
-               coalesce(sum(coalesce(price, 0) * coalesce(quantity, 1)) FILTER (WHERE event = 'purchase'), 0) AS revenue,
-               count(DISTINCT coalesce(session_id, user_id)) AS visitors,
-               count(DISTINCT coalesce(session_id, user_id)) FILTER (WHERE event = 'purchase') AS buyers
-        FROM events""")[0]
+    # revenue as the experiment outcome table counts it (experiment.assignment.outcome_table): a purchase
+    # without a price takes the item's catalogue price (the lowest listed), and counts 0 only when neither
+    # is known
+    if _has(store, "items"):
+        catalogue = "LEFT JOIN (SELECT item_id, min(price) AS price FROM items GROUP BY item_id) c " \
+                    "ON c.item_id = e.item_id"
+        price = "coalesce(e.price, c.price, 0)"
+    else:
+        catalogue, price = "", "coalesce(e.price, 0)"
+    totals = _rows(store, f"""
+        SELECT count(*) FILTER (WHERE e.event = 'impression') AS impressions,
+               count(*) FILTER (WHERE e.event = 'click') AS clicks,
+               count(*) FILTER (WHERE e.event = 'purchase') AS purchases,
+               coalesce(sum({price} * coalesce(e.quantity, 1)) FILTER (WHERE e.event = 'purchase'), 0) AS revenue,
+               count(DISTINCT coalesce(e.session_id, e.user_id)) AS visitors,
+               count(DISTINCT coalesce(e.session_id, e.user_id)) FILTER (WHERE e.event = 'purchase') AS buyers
+        FROM events e {catalogue}""")[0]
     out["totals"] = {**span, **totals, "first": _day(span["first"]), "last": _day(span["last"]),
                      "ctr": _ratio(totals["clicks"], totals["impressions"]),
                      "conversion": _ratio(totals["buyers"], totals["visitors"])}

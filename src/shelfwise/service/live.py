@@ -28,13 +28,14 @@ from ..errors import InputError
 
 SOURCE = "api"
 _COLUMN = re.compile(r"column '([A-Za-z0-9_]+)'")
-_FIELD_WORDS = (("event type", "event"), ("propensity", "propensity"), ("position", "position"))
+_FIELD_WORDS = (("event type", "event"), ("propensity", "propensity"), ("position", "position"),
+                ("quantity", "quantity"))
 _MAX_VALUE_CHARS = 10_000
 #: what the API accepts as an id (user, item, session, order, surface): letters, digits and ``_-.:@/+~#,``,
 #: at most 200 characters. Stricter than shop files on purpose: quotes, semicolons, spaces and the like
 #: never occur in real ids but are the stuff of injection attempts, so they are refused with a 422.
 ID_PATTERN = r"^[\w\-.:@/+~#,]{1,200}$"
-ID_RE = re.compile(ID_PATTERN)
+ID_RE = re.compile(ID_PATTERN)  # use .fullmatch: in Python ``$`` also matches before a final newline
 ID_FIELDS = ("user_id", "item_id", "session_id", "order_id")
 _ALWAYS = tuple(c.name for c in EVENTS.columns if c.required)
 
@@ -100,7 +101,7 @@ def normalise(records: Sequence[Any]) -> list[dict[str, str | None]]:
             if not isinstance(name, str) or not name.strip() or len(name) > 100 or name.startswith("_"):
                 raise InputError(f"event {i} has an invalid field name {str(name)[:40]!r}", field="events")
             row[name] = _text(value, i, name)
-            if name in ID_FIELDS and row[name] is not None and row[name].strip() and not ID_RE.match(row[name]):
+            if name in ID_FIELDS and row[name] is not None and row[name].strip() and not ID_RE.fullmatch(row[name]):
                 raise InputError(f"event {i}: field '{name}' is not a valid id (letters, digits and _-.:@/+~#, "
                                  "only, at most 200 characters)", field=name)
         for name in _ALWAYS:  # absent means empty: the validation then names the field per record
@@ -144,6 +145,7 @@ class Prepared:
     owner: np.ndarray                   # per accepted row, the index of its batch
     sizes: list[int]
     failed: dict[int, "EventsRejected"]
+    counts: list[int] = field(default_factory=list)  # per batch, its accepted records (retries included)
 
 
 def prepare(batches: Sequence[Sequence[Mapping[str, str | None]]]) -> Prepared:
@@ -163,9 +165,46 @@ def prepare(batches: Sequence[Sequence[Mapping[str, str | None]]]) -> Prepared:
         keep = ~np.isin(owner, list(rejects))
         accepted = accepted.filter(pa.array(keep))
         owner = owner[keep]
+    counts = np.bincount(owner, minlength=len(batches)).tolist() if len(owner) else [0] * len(batches)
+    if len(batches) > 1 and accepted.num_rows:
+        keep = _once_per_batch(accepted, owner)
+        if not keep.all():
+            accepted = accepted.filter(pa.array(keep))
+            owner = owner[keep]
     v.accepted, v.rejects, v.read = accepted, v.rejects.slice(0, 0), accepted.num_rows
     failed = {k: EventsRejected(r, len(batches[k])) for k, r in rejects.items()}
-    return Prepared(v if accepted.num_rows else None, owner, [len(b) for b in batches], failed)
+    return Prepared(v if accepted.num_rows else None, owner, [len(b) for b in batches], failed, counts)
+
+
+#: the columns the store keys an event by (its content; ``Store.apply_load`` numbers equal rows)
+_CONTENT = ("timestamp", "user_id", "item_id", "event", "quantity", "price", "session_id", "position", "surface",
+            "propensity", "order_id", "attrs")
+
+
+def _once_per_batch(accepted: pa.Table, owner: np.ndarray) -> np.ndarray:
+    """Which rows of a group to write so that it stores what its batches would store one at a time.
+
+    The store keys an event by its content and its occurrence number among equal rows of one write. A
+    group commit writes several requests at once, so a retry that lands in the same group as its
+    original (the client gave up waiting and sent the batch again) would otherwise be numbered on from
+    the original and stored twice. Here an event that occurs ``n`` times in a batch is written ``max n``
+    times over the group's batches: exactly what separate commits would have kept.
+    """
+    import pyarrow.compute as pc
+
+    cols = [pc.fill_null(pc.cast(accepted[c], pa.string()), "") for c in _CONTENT if c in accepted.column_names]
+    keys = pc.binary_join_element_wise(*cols, "\x1f").to_pylist()
+    kept: dict[str, int] = {}       # content -> copies written so far (the most any batch holds)
+    seen: dict[tuple[int, str], int] = {}  # (batch, content) -> occurrences in that batch so far
+    keep = np.ones(len(keys), dtype=bool)
+    for i, (k, h) in enumerate(zip(owner.tolist(), keys)):
+        j = seen.get((k, h), 0)
+        seen[(k, h)] = j + 1
+        if j < kept.get(h, 0):
+            keep[i] = False
+        else:
+            kept[h] = j + 1
+    return keep
 
 
 def commit(store: Store, prep: Prepared) -> list[Accepted | EventsRejected]:
@@ -196,7 +235,7 @@ def commit_groups(store: Store, preps: Sequence[Prepared]) -> list[list[Accepted
                 per.append(p.failed[k])
             else:
                 mine = [typed[i] for i in np.flatnonzero(p.owner == k)]
-                per.append(Accepted(load_id, len(mine), n_new, mine))
+                per.append(Accepted(load_id, p.counts[k] if p.counts else len(mine), n_new, mine))
         out.append(per)
     return out
 
