@@ -15,10 +15,41 @@ from ..service import policy as service
 from ..service import simulate as sim_service
 from .common import DbOption, console, dumps, handled, print_json
 
+#: what ``--out`` may be: launch plans as one JSON array, JSON lines or a flat CSV; the simulator's report as JSON
+PLAN_FORMATS = (".json", ".jsonl", ".csv")
+SIM_FORMATS = (".json",)
+
+
+def check_out(out: Optional[Path], formats: tuple[str, ...]) -> Optional[Path]:
+    """Refuse an ``--out`` that is a folder or names a format we do not write, before any work is done."""
+    if out is None:
+        return None
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder: give a file name ending in {' or '.join(formats)}", field="out")
+    if out.suffix.lower() not in formats:
+        raise InputError(f"--out {out}: unsupported file type '{out.suffix or '(none)'}'; use "
+                         f"{' or '.join(formats)}", field="out")
+    return out
+
+
+def plans_text(plans: list[dict], suffix: str) -> str:
+    """Plans as JSON (``.json``), one JSON object per line (``.jsonl``) or CSV (``.csv``: one row per plan,
+    lists and dicts as JSON text)."""
+    suffix = suffix.lower()
+    if suffix == ".jsonl":
+        return "".join(json.dumps(json.loads(dumps(p)), ensure_ascii=False) + "\n" for p in plans)
+    if suffix == ".csv":
+        import pandas as pd
+
+        rows = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in p.items()}
+                for p in plans]
+        return pd.DataFrame(rows).to_csv(index=False)
+    return dumps(plans)
+
 
 def launch_plan(item_id: Optional[str] = typer.Argument(None, help="The new item to plan (or use --since)."),
                 since: Optional[str] = typer.Option(None, "--since", help="Plan every item launched on or after DATE."),
-                out: Optional[Path] = typer.Option(None, "--out", help="Write the plans as JSON here."),
+                out: Optional[Path] = typer.Option(None, "--out", help="Write the plans here: .json (one array), .jsonl (one plan a line) or .csv (one row a plan, lists as JSON text)."),
                 neighbours: int = typer.Option(10, "--neighbours", min=1, help="Established items to learn from."),
                 top_users: int = typer.Option(20, "--top-users", min=1, help="Likely buyers to list."),
                 db: Optional[str] = DbOption,
@@ -27,11 +58,12 @@ def launch_plan(item_id: Optional[str] = typer.Argument(None, help="The new item
     with handled():
         if (item_id is None) == (since is None):
             raise InputError("give exactly one of ITEM_ID or --since DATE", field="item_id")
-        when = parse_cutoff(since, "--since") if since is not None else None
+        when = parse_cutoff(since, "since") if since is not None else None
+        check_out(out, PLAN_FORMATS)
         plans = service.launch_plan([item_id] if item_id else None, when, db, neighbours, top_users)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(dumps(plans))
+        out.write_text(plans_text(plans, out.suffix))
         console.print(f"{len(plans)} launch plan(s) -> {out} (also stored in the table launch_plans)")
     if as_json:
         print_json(plans)
@@ -62,12 +94,13 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
              k: int = typer.Option(10, "-k", "--k", min=1, help="Slots per list."),
              max_sessions: int = typer.Option(2000, "--max-sessions", min=1, help="Visitors simulated per day at most."),
              seed: int = typer.Option(0, "--seed", help="Random seed (both policies see the same visitors)."),
-             out: Optional[Path] = typer.Option(None, "--out", help="Write the comparison as JSON here."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Write the comparison as JSON here (a .json file)."),
              db: Optional[str] = typer.Option(None, "--db", help="Also log both runs' events to this store "
                                               "(table simulated_events)."),
              as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON.")) -> None:
     """Serve POLICY and VS to the demo shop's synthetic users day by day; compare CTR, sales, exposure."""
     with handled():
+        check_out(out, SIM_FORMATS)
         result = sim_service.simulate(policy, vs, days, shop, k, max_sessions, seed, db)
     report = result.as_dict()
     if out is not None:

@@ -75,7 +75,7 @@ class PolicyParams:
             v = getattr(self, name)
             if not lo <= v <= hi:
                 raise InputError(f"{name} must be between {lo} and {hi} (got {v})", field=name)
-        if self.item_age_cutoff_days < 0:
+        if not self.item_age_cutoff_days >= 0:  # also refuses NaN, which would silently make nothing new
             raise InputError(f"item_age_cutoff_days must be at least 0 (got {self.item_age_cutoff_days})",
                              field="item_age_cutoff_days")
         if self.mmr_relevance is not None and not 0 <= self.mmr_relevance <= 1:
@@ -83,6 +83,9 @@ class PolicyParams:
         if self.exploration_placement not in ("spread", "bottom"):
             raise InputError(f"exploration_placement must be 'spread' or 'bottom' (got '{self.exploration_placement}')",
                              field="exploration_placement")
+        if not (np.isfinite(self.prior_strength) and self.prior_strength > 0):
+            raise InputError(f"prior_strength must be a positive number (got {self.prior_strength})",
+                             field="prior_strength")
         if self.category_cap is not None and self.category_cap < 1:
             raise InputError(f"category_cap must be at least 1 (got {self.category_cap})", field="category_cap")
 
@@ -111,8 +114,9 @@ class PolicyParams:
 
 
 def build_chain(params: PolicyParams, ctx: ItemContext, user_tail_share: Mapping[str, float] | None = None,
-                allowed: np.ndarray | None = None) -> Chain:
-    """The chain ``params`` ask for. ``allowed`` (catalog mask) limits what exploration may inject.
+                allowed: np.ndarray | None = None, seen: Mapping[str, Sequence[int]] | None = None) -> Chain:
+    """The chain ``params`` ask for. ``allowed`` (catalog mask) limits what exploration may inject;
+    ``seen`` (user id -> catalog indices, e.g. what each user bought) is never injected for that user.
 
     ``user_tail_share`` (P(tail | user) from their history) is used by xQuAD only with
     ``params.personal_tail``; by default every user gets 0.5, which on Online Retail lifts the tail
@@ -133,7 +137,8 @@ def build_chain(params: PolicyParams, ctx: ItemContext, user_tail_share: Mapping
         if allowed is not None:
             ok &= allowed
         policies.append(Exploration(params.exploration_weight, params.item_age_cutoff_days, params.prior_strength,
-                                    seed=params.seed, allowed=ok, placement=params.exploration_placement))
+                                    seed=params.seed, allowed=ok, placement=params.exploration_placement,
+                                    seen=seen))
     if params.tail_share_target > 0:
         policies.append(LongTail(0.0, params.tail_share_target, head_share=params.head_share, name="tail_target"))
     if params.boost or len(params.bury):

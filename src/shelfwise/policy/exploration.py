@@ -14,6 +14,7 @@ exploration prefers new items that fit the user. The other slots keep the recomm
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class Exploration:
     allowed: np.ndarray | None = None  # catalog mask of items exploration may show (filters, --items)
     personal: float = 3.0  # how strongly a draw follows the user's content profile (0: not at all)
     placement: str = "spread"  # where exploration slots go: "spread" evenly, or at the "bottom" of the list
+    seen: Mapping[str, Sequence[int]] | None = None  # user id -> catalog indices never to explore for them (bought)
     name: str = "exploration"
 
     def __post_init__(self) -> None:
@@ -97,9 +99,14 @@ class Exploration:
         if len(r):
             cols = np.fromiter((where[int(j)] for j in lists.idx[r, c]), dtype=np.int64, count=len(r))
             theta[r, cols] *= 1.0 + rel[r, c]
+        if self.seen:  # items the user already bought (with filter_purchased) are never explored for them
+            for row, user in enumerate(lists.users):
+                gone = [where[int(j)] for j in self.seen.get(str(user), ()) if int(j) in where]
+                if gone:
+                    theta[row, gone] = -np.inf
         share = self.weight * k
         n_explore = np.floor(share).astype(int) + (rng.random(b) < share - np.floor(share))
-        n_explore = np.minimum(n_explore, min(k, len(pool)))
+        n_explore = np.minimum(n_explore, np.minimum(k, np.isfinite(theta).sum(axis=1)))
         order = np.argsort(-theta, axis=1)[:, : min(k, len(pool))]
         width = n + min(k, len(pool))
         idx = np.full((b, width), -1, dtype=np.int64)

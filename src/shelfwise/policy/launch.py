@@ -59,11 +59,20 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(np.interp(q * cw[-1], cw - w / 2, v))
 
 
+def _same(column: pd.Series, i: int, others: np.ndarray) -> np.ndarray:
+    """1.0 where ``others`` share item ``i``'s value; a missing (or empty) value matches nothing."""
+    values = column.astype(object).where(column.notna(), None).to_numpy()
+    mine = values[i]
+    if mine is None or str(mine).strip() == "":
+        return np.zeros(len(others))
+    return (values[others] == mine).astype(float)
+
+
 def similarity(vectors: np.ndarray, items: pd.DataFrame, i: int, others: np.ndarray) -> np.ndarray:
     """Blend of content cosine, same category, same brand and price closeness (all in [0, 1])."""
     text = np.clip(vectors[others] @ vectors[i], 0.0, 1.0)
-    cat = (items["category"].to_numpy()[others] == items["category"].iloc[i]).astype(float)
-    brand = (items["brand"].to_numpy()[others] == items["brand"].iloc[i]).astype(float)
+    cat = _same(items["category"], i, others)
+    brand = _same(items["brand"], i, others)
     p = pd.to_numeric(items["price"], errors="coerce").to_numpy(float)
     price = np.exp(-np.abs(np.log(np.maximum(p[others], 1e-6) / max(p[i], 1e-6)))) if np.isfinite(p[i]) else 0.0
     price = np.where(np.isfinite(price), price, 0.0)
@@ -142,8 +151,9 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
                    f"similarity {w[0]:.2f}",
                    f"its {m} nearest established items sold {np.mean(totals):.1f} units on average in their first "
                    f"{WEEKS} weeks (median launch: {median_total:.1f})",
-                   f"{int((items['category'].to_numpy()[top] == row['category']).sum())} of {m} neighbours share its "
-                   f"category '{row['category']}'"]
+                   (f"{int(_same(items['category'], int(i), top).sum())} of {m} neighbours share its "
+                    f"category '{row['category']}'" if _same(items["category"], int(i), np.array([int(i)]))[0]
+                    else "it has no category: neighbours are by text, brand and price only")]
         if p_lo is not None and np.isfinite(prices[i]):
             where = "inside" if p_lo <= prices[i] <= p_hi else ("below" if prices[i] < p_lo else "above")
             reasons.append(f"its price {prices[i]:.2f} is {where} the neighbours' band {p_lo:.2f}-{p_hi:.2f}")

@@ -53,8 +53,9 @@ class CandidateLists:
         """Scores min-max scaled to [0, 1] per row (0 on padding), so weights mean the same for any model."""
         s = np.where(self.valid, self.scores, np.nan)
         with np.errstate(all="ignore"):
-            lo = np.nanmin(np.where(np.isfinite(s), s, np.nan), axis=1, keepdims=True)
-            hi = np.nanmax(np.where(np.isfinite(s), s, np.nan), axis=1, keepdims=True)
+            fin = np.isfinite(s)  # an empty row gives lo = inf, hi = -inf: span < 0, relevance 0
+            lo = np.min(np.where(fin, s, np.inf), axis=1, keepdims=True, initial=np.inf)
+            hi = np.max(np.where(fin, s, -np.inf), axis=1, keepdims=True, initial=-np.inf)
             span = hi - lo
             rel = np.where(span > 0, (s - lo) / np.where(span > 0, span, 1.0), 1.0)
         return np.where(self.valid & np.isfinite(rel), rel, 0.0)
@@ -76,7 +77,7 @@ class CandidateLists:
             old = np.concatenate([old, np.full((len(old), width - old.shape[1]), -np.inf)], axis=1)
         old = old[:, :width].copy()
         finite = np.isfinite(old)
-        last = np.where(finite.any(axis=1), np.nanmin(np.where(finite, old, np.nan), axis=1), 0.0)
+        last = np.where(finite.any(axis=1), np.min(np.where(finite, old, np.inf), axis=1, initial=np.inf), 0.0)
         last = np.nan_to_num(last)
         fill = last[:, None] - 1e-6 * np.arange(1, width + 1)[None, :]
         old = np.where(finite, old, fill)

@@ -20,9 +20,13 @@ def item_vectors(items: pd.DataFrame, dim: int = 64, seed: int = 0) -> np.ndarra
     def col(name: str) -> pd.Series:
         return items[name].fillna("").astype(str) if name in items.columns else pd.Series([""] * len(items))
 
+    def tag(name: str, prefix: str) -> pd.Series:
+        # a missing category or brand adds no token: items that merely both lack one must not look alike
+        values = col(name).str.strip()
+        return (" " + prefix + values.str.replace(r"\W+", "_", regex=True)).where(values != "", "")
+
     cat = col("category").str.replace(">", " ", regex=False)
-    docs = (col("title") + " " + col("description") + " " + cat + " cat_" + col("category").str.replace(r"\W+", "_", regex=True)
-            + " brand_" + col("brand").str.replace(r"\W+", "_", regex=True))
+    docs = col("title") + " " + col("description") + " " + cat + tag("category", "cat_") + tag("brand", "brand_")
     if len(items) == 0:
         return np.zeros((0, 1), dtype=np.float32)
     try:

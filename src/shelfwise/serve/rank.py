@@ -109,8 +109,12 @@ def candidates(ms: ModelSet, live: LiveState, user_id: str, base: list[tuple[str
 
 
 def apply_policy(ranked: list[tuple[str, float]], reasons: dict[str, list[str]], k: int, user_id: str,
-                 policy: Any | None, params: Any | None) -> list[tuple[str, float, list[str]]]:
-    """The policy chain over the candidates (when the request asks for any re-ranking), top ``k``."""
+                 policy: Any | None, params: Any | None,
+                 never: Sequence[str] = ()) -> list[tuple[str, float, list[str]]]:
+    """The policy chain over the candidates (when the request asks for any re-ranking), top ``k``.
+
+    ``never``: items exploration must not inject for this user (what was just bought, the request's
+    exclusions): the candidates were filtered, but exploration draws from the whole catalog."""
     if policy is None or params is None or not params.reranks:
         return [(i, s, reasons.get(i) or [MODEL_REASON]) for i, s in ranked[:k]]
     from dataclasses import replace
@@ -123,7 +127,9 @@ def apply_policy(ranked: list[tuple[str, float]], reasons: dict[str, list[str]],
     keep = idx >= 0
     scores = np.asarray([s for _, s in ranked], dtype=np.float64)[keep]
     lists = CandidateLists(np.asarray([user_id], dtype=object), idx[keep][None, :], scores[None, :])
-    chain = build_chain(replace(params, seed=next(_seed)), ctx, policy.user_tail_share)
+    blocked = ctx.indices(list(never)) if never else np.zeros(0, dtype=np.int64)
+    chain = build_chain(replace(params, seed=next(_seed)), ctx, policy.user_tail_share,
+                        seen={user_id: blocked[blocked >= 0].tolist()})
     out = chain.apply(lists, ctx, k)
     result = []
     for j, s, src in zip(out.idx[0], out.scores[0], out.source[0]):
@@ -145,7 +151,8 @@ def recommend(ms: ModelSet, live: LiveState, user_id: str, k: int, base: list[tu
     if exclude:
         drop = set(exclude)
         ranked = [kv for kv in ranked if kv[0] not in drop]
-    picked = apply_policy(ranked, reasons, k, user_id, policy, params)
+    bought = {r.item_id for r in live.recent_of(user_id) if r.event == "purchase"}
+    picked = apply_policy(ranked, reasons, k, user_id, policy, params, never=sorted(bought | set(exclude)))
     titles = ms.catalog.titles
     items = [{"rank": r, "item_id": i, "title": titles.get(i), "score": round(s, 6), "reasons": why}
              for r, (i, s, why) in enumerate(picked, start=1)]

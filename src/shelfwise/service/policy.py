@@ -141,14 +141,17 @@ def context_from_model(model: Any, head_share: float = 0.8, with_vectors: bool =
 
 def apply_policies(candidates: pd.DataFrame, params: PolicyParams | Mapping[str, Any] | None, k: int,
                    context: PolicyContext | None = None, db: str | None = None, model: Any = None,
-                   allowed_items: Sequence[str] | None = None, store: Store | None = None) -> pd.DataFrame:
+                   allowed_items: Sequence[str] | None = None, store: Store | None = None,
+                   exclude_purchased: bool | None = None) -> pd.DataFrame:
     """Re-rank candidate rows ``user_id, rank, item_id, score`` and keep ``k`` per user.
 
     Returns the same columns plus ``source`` (model, exploration, tail, pinned, boosted). ``context``
     defaults to one read from the store ``db`` (falling back to the model's own data when there is no
     store). ``allowed_items`` limits what exploration may add (the request's ``--items``). A caller that
     already holds the store open (the API) passes it as ``store``: DuckDB refuses a second connection to
-    one file from the same process with other settings.
+    one file from the same process with other settings. ``exclude_purchased`` (default: the setting
+    ``filter_purchased``, as the recommender's own filter) keeps exploration from injecting an item the
+    user already bought: the candidates were filtered, the exploration pool is the whole catalog.
     """
     p = policy_params(params)
     if candidates.empty:
@@ -167,13 +170,41 @@ def apply_policies(candidates: pd.DataFrame, params: PolicyParams | Mapping[str,
         j = ctx.indices(list(allowed_items))
         allowed[j[j >= 0]] = True
     lists = CandidateLists.from_frame(candidates, ctx)
-    chain = build_chain(p, ctx, context.user_tail_share, allowed)
+    if exclude_purchased is None:
+        exclude_purchased = bool(get_settings().filter_purchased)
+    seen = None
+    if exclude_purchased and p.exploration_weight > 0:
+        seen = _purchased(store, db, [str(u) for u in lists.users], ctx)
+    chain = build_chain(p, ctx, context.user_tail_share, allowed, seen)
     try:
         out = chain.apply(lists, ctx, k)
     except ValueError as exc:
         raise InputError(f"cannot apply the exposure policies: {exc}") from exc
     log.info("policies %s re-ranked %d users' lists", "+".join(chain.names), len(lists.users))
     return out.to_frame(ctx)
+
+
+def _purchased(store: Store | None, db: str | None, users: list[str], ctx: ItemContext) -> dict[str, np.ndarray]:
+    """Catalog indices each user bought (empty where the store cannot be read: then nothing is blocked)."""
+    def read(s: Store) -> pd.DataFrame:
+        if not s.has_table("events") or not users:
+            return pd.DataFrame({"user_id": [], "item_id": []})
+        marks = ", ".join("?" for _ in users)
+        return s.query(f"SELECT DISTINCT user_id, item_id FROM events WHERE event = 'purchase' AND user_id IN ({marks})",
+                       users).to_pandas()
+
+    if store is not None:
+        rows = read(store)
+    else:
+        try:
+            with open_store(db, read_only=True) as s:
+                rows = read(s)
+        except StoreError as exc:
+            log.info("exploration cannot see past purchases (no store): %s", exc)
+            return {}
+    rows = rows.assign(j=ctx.indices(rows["item_id"].astype(str).to_numpy()))
+    rows = rows[rows["j"] >= 0]
+    return {str(u): g.to_numpy(dtype=np.int64) for u, g in rows.groupby(rows["user_id"].astype(str))["j"]}
 
 
 def _default_context(db: str | None, model: Any, head_share: float, with_vectors: bool,

@@ -172,7 +172,10 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
     if params is not None and params.reranks:  # policy=False: the model's own list, never re-ranked
         wide = recommend(users, policy_service.candidate_count(k, params), items, filter_purchased, db, model_dir, version,
                          recent_events, model, batch, policy=False)
-        return policy_service.apply_policies(wide, params, k, db=db, model=model, allowed_items=items)
+        # exploration draws from the whole catalog: it must drop what the user bought when the lists do
+        exclude = get_settings().filter_purchased if filter_purchased is None else filter_purchased
+        return policy_service.apply_policies(wide, params, k, db=db, model=model, allowed_items=items,
+                                             exclude_purchased=exclude)
     if items is not None:
         known = model.data_.item_indices(list(items))
         if (known < 0).all():

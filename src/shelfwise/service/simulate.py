@@ -28,6 +28,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 _FLOATS = {"exploration_weight", "item_age_cutoff_days", "long_tail_weight", "tail_share_target", "head_share",
            "mmr_relevance", "prior_strength"}
+_INTS = {"category_cap", "seed"}
+_BOOLS = {"personal_tail", "exclude_out_of_stock"}
+_WORDS = {"exploration_placement"}
+#: the settings a policy spec may give (lists and maps, e.g. pins or attribute filters, are Python / API only)
+SETTINGS = _FLOATS | _INTS | _BOOLS | _WORDS
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
 def parse_policy(spec: str) -> tuple[str, PolicyParams]:
@@ -41,14 +47,22 @@ def parse_policy(spec: str) -> tuple[str, PolicyParams]:
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = part.partition("=")
         key = key.strip().replace("-", "_")
-        if not eq or key not in PolicyParams.__dataclass_fields__:
+        if not eq or key not in SETTINGS:
             raise InputError(f"bad policy setting '{part}' in '{spec}': expected key=value with key one of "
-                             f"{', '.join(sorted(_FLOATS | {'category_cap', 'exploration_placement', 'seed'}))}",
-                             field="policy")
+                             f"{', '.join(sorted(SETTINGS))}", field="policy")
+        value = value.strip()
+        if key in _BOOLS:
+            if value.lower() not in _TRUE | _FALSE:
+                raise InputError(f"policy setting {key} needs true or false, got '{value}'", field="policy")
+            params[key] = value.lower() in _TRUE
+            continue
         try:
-            params[key] = float(value) if key in _FLOATS else int(value) if key in {"category_cap", "seed"} else value
+            params[key] = float(value) if key in _FLOATS else int(value) if key in _INTS else value
         except ValueError as exc:
-            raise InputError(f"policy setting {key} needs a number, got '{value}'", field="policy") from exc
+            kind = "a whole number" if key in _INTS else "a number"
+            raise InputError(f"policy setting {key} needs {kind}, got '{value}'", field="policy") from exc
+        if key in _FLOATS and params[key] != params[key]:
+            raise InputError(f"policy setting {key} needs a number, got '{value}'", field="policy")
     return (spec or "none"), PolicyParams(**params)
 
 
