@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,12 +10,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import ShelfwiseError
+from ..jsonsafe import finite
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -80,20 +79,6 @@ def _default(o: object) -> object:
     if hasattr(o, "item"):
         return o.item()  # numpy scalars
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every nan or infinite number replaced by None: JSON has neither, and a figure that
-    cannot be computed (a relative lift over a zero control) or an unbounded limit is written as null."""
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
 
 
 def dumps(obj: Any) -> str:

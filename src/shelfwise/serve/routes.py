@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError, UnknownIdError
+from ..jsonsafe import finite
 from ..service import live as live_service
 from . import queries, rank
 from .auth import check, read_scope, write_scope
@@ -60,25 +60,12 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
-def _finite(o: Any) -> Any:
-    """``o`` with every NaN or infinite number as None (JSON has no NaN: ``null`` is what a client can read)."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):  # numpy scalars
-        return _finite(o.item())
-    return o
-
-
 def _dumps(content: Any) -> str:
     """Strict JSON: a NaN or infinity anywhere becomes null (the fast path pays nothing when there is none)."""
     try:
         return json.dumps(content, default=_default, separators=(",", ":"), allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(content), default=_default, separators=(",", ":"), allow_nan=False)
+        return json.dumps(finite(content), default=_default, separators=(",", ":"), allow_nan=False)
 
 
 def _json(content: Any, status: int = 200) -> Response:
