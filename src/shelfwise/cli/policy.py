@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..evaluate.split import parse_cutoff
+from ..experiment.tables import check_writable
 from ..service import policy as service
 from ..service import simulate as sim_service
 from .common import DbOption, console, dumps, handled, print_json
@@ -18,18 +19,6 @@ from .common import DbOption, console, dumps, handled, print_json
 #: what ``--out`` may be: launch plans as one JSON array, JSON lines or a flat CSV; the simulator's report as JSON
 PLAN_FORMATS = (".json", ".jsonl", ".csv")
 SIM_FORMATS = (".json",)
-
-
-def check_out(out: Optional[Path], formats: tuple[str, ...]) -> Optional[Path]:
-    """Refuse an ``--out`` that is a folder or names a format we do not write, before any work is done."""
-    if out is None:
-        return None
-    if out.is_dir():
-        raise InputError(f"--out {out} is a folder: give a file name ending in {' or '.join(formats)}", field="out")
-    if out.suffix.lower() not in formats:
-        raise InputError(f"--out {out}: unsupported file type '{out.suffix or '(none)'}'; use "
-                         f"{' or '.join(formats)}", field="out")
-    return out
 
 
 def plans_text(plans: list[dict], suffix: str) -> str:
@@ -59,7 +48,7 @@ def launch_plan(item_id: Optional[str] = typer.Argument(None, help="The new item
         if (item_id is None) == (since is None):
             raise InputError("give exactly one of ITEM_ID or --since DATE", field="item_id")
         when = parse_cutoff(since, "since") if since is not None else None
-        check_out(out, PLAN_FORMATS)
+        check_writable(out, PLAN_FORMATS)
         plans = service.launch_plan([item_id] if item_id else None, when, db, neighbours, top_users)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +89,7 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
              as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON.")) -> None:
     """Serve POLICY and VS to the demo shop's synthetic users day by day; compare CTR, sales, exposure."""
     with handled():
-        check_out(out, SIM_FORMATS)
+        check_writable(out, SIM_FORMATS)
         result = sim_service.simulate(policy, vs, days, shop, k, max_sessions, seed, db)
     report = result.as_dict()
     if out is not None:

@@ -32,17 +32,21 @@ def _suffix(path: Path) -> str:
                      f"{' or '.join(SUFFIXES[:2])} file name", file=str(path))
 
 
-def check_writable(path: str | Path | None) -> Path | None:
-    """``path`` as a Path when :func:`write_table` can write it (None when no file is asked for), else an
-    input error naming the formats.
+def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES) -> Path | None:
+    """``path`` as a Path when it names a file of one of ``formats`` (by default what :func:`write_table`
+    writes); None when no file is asked for; else an input error naming the formats.
 
-    Commands call it before any work, so a misspelt ``--out`` fails at once, not after minutes of
-    computing (and without storing a result that was never written).
+    Commands call it before any work, so a misspelt ``--out`` (or a folder) fails at once, not after
+    minutes of computing (and without storing a result that was never written).
     """
     if path is None:
         return None
     p = Path(path)
-    _suffix(p)
+    if p.is_dir():
+        raise InputError(f"is a folder: give a file name ending in {' or '.join(formats)}", file=str(p), field="out")
+    if not p.name.lower().endswith(formats):
+        raise InputError(f"unsupported file type '{p.suffix or '(none)'}': the output must end in "
+                         f"{' or '.join(formats)}", file=str(p), field="out")
     return p
 
 

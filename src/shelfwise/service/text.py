@@ -11,6 +11,7 @@ from typing import Any
 
 from ..data.store import open_store
 from ..errors import InputError
+from ..experiment.tables import check_writable
 from ..text import sentiment
 from ..text.behaviour import TuneParams, tune_from_store
 from ..text.classify import ClassifierOptions, TextClassifier, train_classifier
@@ -40,20 +41,9 @@ def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, val
 OUT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 
 
-def check_out(out: Path | None) -> None:
-    """Refuse an output name whose type shelfwise cannot write, before any model is loaded."""
-    if out is None:
-        return
-    if not out.name.lower().endswith(OUT_SUFFIXES):
-        raise InputError(f"cannot write this file type: the output must end in {', '.join(OUT_SUFFIXES)}",
-                         file=str(out))
-    if out.is_dir():
-        raise InputError("is a folder: --out names the output file", file=str(out))
-
-
 def _write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
     """CSV (empty cell for a missing value), JSON lines (null) or Parquet (null), by ``out``'s name."""
-    check_out(out)
+    check_writable(out, OUT_SUFFIXES)
     out.parent.mkdir(parents=True, exist_ok=True)
     name = out.name.lower()
     if name.endswith(".parquet"):
@@ -87,7 +77,7 @@ def _num(v: float) -> float | str:
 
 def classify_file(model: Path, input: Path, text_col: str, out: Path) -> dict[str, Any]:
     """Write ``label,score`` for every input row, in input order (empty text: empty label and score)."""
-    check_out(out)
+    check_writable(out, OUT_SUFFIXES)
     clf = TextClassifier.load(model)
     table = read_texts(input, text_col)
     pred = clf.predict(table.texts)
@@ -123,7 +113,7 @@ def sentiment_score(db: str | None = None, input: Path | None = None, text_col: 
     if input is not None:
         if out is None:
             raise InputError("scoring a file needs --out FILE")
-        check_out(out)
+        check_writable(out, OUT_SUFFIXES)
         table = read_texts(input, text_col)
         scored = sentiment.score_texts(table.texts, models)
         _write_rows(out, ["label", "probability", "language"],
