@@ -9,11 +9,11 @@ docs/DATASETS.md describes every mapping.
 from __future__ import annotations
 
 from ...errors import InputError
-from . import amazon_2018, chinese_reviews, online_retail, open_bandit, taobao
+from . import amazon_2018, chinese_reviews, open_bandit, taobao, uci_retail
 from .base import FORMATS, Adapter, ConversionReport, DatasetInfo, ShopWriter
 
 ADAPTERS: dict[str, Adapter] = {a.info.name: a for a in (
-    online_retail.ADAPTER,
+    uci_retail.ADAPTER,
     amazon_2018.ADAPTER,
     taobao.ADAPTER,
     open_bandit.ADAPTER,
