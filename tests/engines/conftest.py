@@ -37,7 +37,8 @@ EVENTS: list[list[object]] = [
     [ts(3, 14), "u3", "A", "purchase", 1, 2.0, None],      # u3 day 3 = {C, A}: one basket only
     [ts(3), "", "D", "view", 1, None, None],               # anonymous
     [ts(4), "u4", "D", "impression", 1, None, None],       # impressions are not interest
-    [ts(9), "u2", "B", "purchase", 1, 3.0, "o9"],          # the trend window (last 7 days: days 3..9)
+    [ts(9), "u2", "B", "purchase", 1, None, "o9"],         # the trend window (last 7 days: days 3..9);
+    # no price on the row: revenue and spend count B's catalogue price (3.0)
     [ts(9, 11), "u4", "C", "favorite", 1, None, None],
 ] + [[ts(5), "u5", f"W{j}", "purchase", 1, 1.0, "bulk"] for j in range(6)]  # a 6-item basket
 

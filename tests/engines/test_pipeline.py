@@ -64,6 +64,7 @@ def test_sales_series_by_hand(duck: dict[str, list[dict]]) -> None:
     assert (a0["units"], a0["returned"], a0["net_units"], a0["revenue"], a0["purchase_lines"], a0["buyers"]) == \
         (8.0, 1.0, 7.0, 16.0, 2, 2)
     assert daily[("A", D0 + timedelta(days=1))]["net_units"] == 0  # the gap day is a zero row
+    assert daily[("B", D0 + timedelta(days=9))]["revenue"] == 3.0  # priceless purchase: catalogue price
     a_days = sorted(d for (i, d) in daily if i == "A")
     assert a_days == [D0 + timedelta(days=k) for k in range(10)]  # day 0 .. the last event day (9)
     b_days = sorted(d for (i, d) in daily if i == "B")
@@ -93,6 +94,7 @@ def test_cooccurrence_popularity_profiles_by_hand(duck: dict[str, list[dict]]) -
     assert (u3["events"], u3["purchase_lines"], u3["items"], u3["spend"]) == (4, 2, 3, 11.0)
     assert (u3["top_category"], u3["top_category_weight"]) == ("(none)", 1.0)  # tie broken by name
     assert users["u4"]["events"] == 1  # the impression is not an event of interest
+    assert users["u2"]["spend"] == 3 * 2.0 + 2 * 3.0 + 1 * 3.0  # o9 has no price: B's catalogue price
 
 
 def test_duckdb_series_equal_the_lifecycle_series(tmp_path: Path, duck: dict[str, list[dict]]) -> None:

@@ -178,3 +178,16 @@ def test_opens_with_sale(make_shop) -> None:
         p = load_panel(store, MONDAY + timedelta(weeks=4), "W")
     opens = {it: bool(p.opens_with_sale[i]) for it, i in p.index().items()}
     assert opens == {"A": False, "B": True, "C": False, "D": False}
+
+
+def test_revenue_of_a_purchase_without_price_uses_the_catalogue_price(make_shop) -> None:
+    # A's row has no price: its catalogue price (2.5) counts; Z is in no catalogue: its revenue is 0
+    url = make_shop([[ts(0, 0, 9), "u1", "A", "purchase", 4, None, "o1"],
+                     [ts(0, 0, 10), "u2", "A", "purchase", 1, 3.0, "o2"],
+                     [ts(0, 0, 10), "u2", "Z", "purchase", 2, None, "o2"]],
+                    items=[["A", "toys", 2.5, None]])
+    with open_store(url) as store:
+        refresh_sales_series(store)
+        daily = {r["item_id"]: r for r in store.read("sales_daily").to_pylist()}
+    assert daily["A"]["revenue"] == 4 * 2.5 + 1 * 3.0
+    assert daily["Z"]["revenue"] == 0 and daily["Z"]["units"] == 2

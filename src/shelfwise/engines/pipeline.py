@@ -34,7 +34,7 @@ from .base import Engine
 log = get_logger(__name__)
 
 SNAPSHOT_EVENTS = ("timestamp", "user_id", "item_id", "event", "quantity", "price", "order_id")
-SNAPSHOT_ITEMS = ("item_id", "category", "launched_at")
+SNAPSHOT_ITEMS = ("item_id", "category", "price", "launched_at")
 
 
 @dataclass

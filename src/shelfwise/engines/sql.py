@@ -1,7 +1,7 @@
 """The batch aggregations, written once as SQL that DuckDB and Spark SQL both run.
 
 Each engine registers two input views, ``ev`` (the shop's events: timestamp, user_id, item_id, event,
-quantity, price, order_id, session_id) and ``it`` (every item: item_id, category, launched_at), and
+quantity, price, order_id, session_id) and ``it`` (every item: item_id, category, price, launched_at), and
 runs the statements below. Only the few constructs the two dialects spell differently go through a
 :class:`Dialect` (the day grid that zero-fills gaps). Everything else is plain ANSI-style SQL that
 both accept, so the two engines cannot drift apart in what a table means: the shared pipeline test
@@ -79,6 +79,11 @@ def events_view(until: datetime | None) -> str:
         FROM ev_raw WHERE event <> 'impression'{cond}"""
 
 
+#: each item's catalogue price (the lowest listed): what a purchase row without a price is counted at in
+#: revenue and spend, as the embedded series, the dashboard and the experiment outcomes count it
+LIST_PRICE = "SELECT item_id, CAST(min(price) AS DOUBLE) AS list_price FROM it GROUP BY item_id"
+
+
 def _weight_case() -> str:
     # literals like 0.2 are DECIMAL in both dialects: cast, so weights are DOUBLE on both engines
     whens = " ".join(f"WHEN '{e}' THEN CAST({w} AS DOUBLE)" for e, w in INTEREST_WEIGHTS.items())
@@ -88,19 +93,23 @@ def _weight_case() -> str:
 def sales_daily(d: Dialect) -> str:
     """Units per item and day net of returns, zero-filled from the item's start to the last event day.
 
-    The start is the first sale or return, or the launch when that is earlier (as the lifecycle series).
+    Revenue counts a purchase without a price at the item's catalogue price (the lowest listed), as the
+    embedded series do. The start is the first sale or return, or the launch when that is earlier (as the lifecycle series).
     """
     grid = d.day_grid.format(a="st.first_day", b="b.last_day")
     return f"""
         WITH sparse AS (
-            SELECT item_id, CAST(timestamp AS DATE) AS day,
-                   sum(CASE WHEN event = 'purchase' THEN quantity ELSE 0.0 END) AS units,
-                   sum(CASE WHEN event = 'return' THEN quantity ELSE 0.0 END) AS returned,
-                   sum(CASE WHEN event = 'purchase' THEN quantity * coalesce(price, 0.0) ELSE 0.0 END) AS revenue,
-                   sum(CASE WHEN event = 'purchase' THEN 1 ELSE 0 END) AS purchase_lines,
-                   count(DISTINCT CASE WHEN event = 'purchase' THEN user_id END) AS buyers
-            FROM ev WHERE event IN ('purchase', 'return')
-            GROUP BY item_id, CAST(timestamp AS DATE)),
+            SELECT e.item_id, CAST(e.timestamp AS DATE) AS day,
+                   sum(CASE WHEN e.event = 'purchase' THEN e.quantity ELSE 0.0 END) AS units,
+                   sum(CASE WHEN e.event = 'return' THEN e.quantity ELSE 0.0 END) AS returned,
+                   sum(CASE WHEN e.event = 'purchase' THEN e.quantity * coalesce(e.price, c.list_price, 0.0)
+                            ELSE 0.0 END) AS revenue,
+                   sum(CASE WHEN e.event = 'purchase' THEN 1 ELSE 0 END) AS purchase_lines,
+                   count(DISTINCT CASE WHEN e.event = 'purchase' THEN e.user_id END) AS buyers
+            FROM ev e
+            LEFT JOIN ({LIST_PRICE}) c ON c.item_id = e.item_id
+            WHERE e.event IN ('purchase', 'return')
+            GROUP BY e.item_id, CAST(e.timestamp AS DATE)),
         bounds AS (SELECT max(day) AS last_day FROM sparse),
         launch AS (SELECT item_id, min(CAST(launched_at AS DATE)) AS launch_day FROM it GROUP BY item_id),
         starts AS (
@@ -170,13 +179,16 @@ def popularity(p: BatchParams, now: datetime) -> str:
 
 
 USER_PROFILES = f"""
-    WITH known AS (SELECT * FROM ev WHERE user_id IS NOT NULL),
+    WITH known AS (
+        SELECT e.*, coalesce(e.price, c.list_price, 0.0) AS paid FROM ev e LEFT JOIN ({LIST_PRICE}) c
+               ON c.item_id = e.item_id
+        WHERE e.user_id IS NOT NULL),
     base AS (
         SELECT user_id, count(*) AS events,
                sum(CASE WHEN event = 'purchase' THEN 1 ELSE 0 END) AS purchase_lines,
                count(DISTINCT item_id) AS items,
                count(DISTINCT CASE WHEN event = 'purchase' THEN item_id END) AS items_bought,
-               sum(CASE WHEN event = 'purchase' THEN quantity * coalesce(price, 0.0) ELSE 0.0 END) AS spend,
+               sum(CASE WHEN event = 'purchase' THEN quantity * paid ELSE 0.0 END) AS spend,
                min(timestamp) AS first_seen, max(timestamp) AS last_seen
         FROM known GROUP BY user_id),
     cats AS (

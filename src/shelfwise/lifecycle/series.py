@@ -38,17 +38,21 @@ CENSOR_DAYS = 14
 #: this many quiet days (or more) between the last sale or return and the as-of date are worth a warning
 QUIET_WARN_DAYS = 7
 
-# Daily net sales per item from the events before an optional cutoff, without zero rows.
+# Daily net sales per item from the events before an optional cutoff, without zero rows. Revenue is
+# counted as everywhere else (experiment outcomes, dashboard): a purchase without a price takes the
+# item's catalogue price (the lowest listed) and counts 0 only when neither is known.
 _DAILY_SPARSE = """
-    SELECT item_id, CAST(timestamp AS DATE) AS day,
-           sum(CASE WHEN event = 'purchase' THEN coalesce(quantity, 1) ELSE 0 END) AS units,
-           sum(CASE WHEN event = 'return' THEN coalesce(quantity, 1) ELSE 0 END) AS returned,
-           sum(CASE WHEN event = 'purchase' THEN coalesce(quantity, 1) * coalesce(price, 0) ELSE 0 END) AS revenue,
-           count(*) FILTER (WHERE event = 'purchase') AS purchase_lines,
-           count(DISTINCT user_id) FILTER (WHERE event = 'purchase') AS buyers
-    FROM events
-    WHERE event IN ('purchase', 'return') {cond}
-    GROUP BY item_id, CAST(timestamp AS DATE)
+    SELECT e.item_id, CAST(e.timestamp AS DATE) AS day,
+           sum(CASE WHEN e.event = 'purchase' THEN coalesce(e.quantity, 1) ELSE 0 END) AS units,
+           sum(CASE WHEN e.event = 'return' THEN coalesce(e.quantity, 1) ELSE 0 END) AS returned,
+           sum(CASE WHEN e.event = 'purchase' THEN coalesce(e.quantity, 1) * coalesce(e.price, c.list_price, 0)
+                    ELSE 0 END) AS revenue,
+           count(*) FILTER (WHERE e.event = 'purchase') AS purchase_lines,
+           count(DISTINCT e.user_id) FILTER (WHERE e.event = 'purchase') AS buyers
+    FROM events e
+    LEFT JOIN (SELECT item_id, min(price) AS list_price FROM all_items GROUP BY item_id) c ON c.item_id = e.item_id
+    WHERE e.event IN ('purchase', 'return') {cond}
+    GROUP BY e.item_id, CAST(e.timestamp AS DATE)
 """
 
 
@@ -172,7 +176,7 @@ def daily_sales(store: Store, as_of: date | None = None) -> pa.Table:
         where = "(units <> 0 OR returned <> 0)" + (" AND day < ?" if as_of else "")
         return store.query(f"SELECT item_id, day, units, returned, purchase_lines FROM sales_daily WHERE {where}",
                            [as_of] if as_of else None)
-    cond = "AND timestamp < ?" if as_of else ""
+    cond = "AND e.timestamp < ?" if as_of else ""
     return store.query(f"SELECT item_id, day, units, returned, purchase_lines FROM ({_DAILY_SPARSE.format(cond=cond)}) AS sparse",
                        [datetime.combine(as_of, datetime.min.time())] if as_of else None)
 

@@ -65,8 +65,10 @@ def _traffic(report: Report, store: Store) -> None:
                count(*) FILTER (WHERE event = 'click') AS clicks,
                count(*) FILTER (WHERE event = 'cart') AS carts,
                count(*) FILTER (WHERE event = 'purchase') AS purchases,
-               coalesce(sum(price * quantity) FILTER (WHERE event = 'purchase'), 0) AS revenue
-        FROM events GROUP BY 1 ORDER BY 1""")
+               coalesce(sum(coalesce(e.price, c.price, 0) * e.quantity) FILTER (WHERE event = 'purchase'), 0) AS revenue
+        FROM events e LEFT JOIN (SELECT item_id, min(price) AS price FROM all_items GROUP BY item_id) c
+             ON c.item_id = e.item_id
+        GROUP BY 1 ORDER BY 1""")
     s = report.section("Daily traffic")
     if not daily:
         s.text("No events.")
@@ -137,7 +139,7 @@ def _sales(report: Report, store: Store) -> None:
         SELECT coalesce(i.category, '(none)') AS category, split_part(coalesce(i.category, '(none)'), ' > ', 1) AS department,
                count(*) FILTER (WHERE e.event = 'purchase') AS purchases,
                coalesce(sum(e.quantity) FILTER (WHERE e.event = 'purchase'), 0) AS units,
-               coalesce(sum(e.price * e.quantity) FILTER (WHERE e.event = 'purchase'), 0) AS revenue,
+               coalesce(sum(coalesce(e.price, i.price, 0) * e.quantity) FILTER (WHERE e.event = 'purchase'), 0) AS revenue,
                count(*) FILTER (WHERE e.event = 'return') AS returns
         FROM events e LEFT JOIN items i ON i.item_id = e.item_id
         WHERE e.event IN ('purchase', 'return') GROUP BY 1, 2 ORDER BY revenue DESC""")
