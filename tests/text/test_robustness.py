@@ -55,6 +55,18 @@ def test_language_column_names_the_script() -> None:
     assert sentiment.language_of("iPhone 很好用") == "zh"
 
 
+def test_mixed_script_reviews_go_by_words_not_characters() -> None:
+    """Punctuation, web addresses and long Latin words outnumbered the Han characters of Chinese reviews:
+    100 of the 62,773 reviews of a Chinese review set went to the English model (8 now, all Latin script)."""
+    assert sentiment.language_of("不错。。。。。。。。。。") == "zh"  # was 'en': 2 Han of 12 characters
+    assert sentiment.language_of("很不错哦.................") == "zh"
+    assert sentiment.language_of("这个 Bluetooth headset 音质不错") == "zh"  # 6 Han, 16 Latin letters
+    assert sentiment.language_of("原文请见http://blog.example.com/31436136_d.html") == "zh"
+    assert sentiment.language_of("差评(*｀Ω*)v") == "zh"  # single letters of an emoticon are not words
+    assert sentiment.language_of("Great product, fast delivery 好") == "en"
+    assert sentiment.language_of("see www.example.com it is great") == "en"
+
+
 def test_no_words_and_unsupported_languages_are_not_scored(model_root: Path) -> None:
     models = sentiment.SentimentModels.default(model_root)
     df = sentiment.score_texts(["😀😀👍", "!!!", "좋아요 정말 최고예요", "the mug is terrible", "衣服收到了，很满意", " "],
@@ -90,6 +102,9 @@ def test_output_types_follow_the_name(tmp_path: Path, model_root: Path) -> None:
     _sentiment_file(tmp_path, model_root, rows, "o.csv.gz")
     with gzip.open(tmp_path / "o.csv.gz", "rt", encoding="utf-8") as fh:  # was plain CSV under a .gz name
         assert list(csv.reader(fh))[1][0] == "negative"
+    _sentiment_file(tmp_path, model_root, rows, "o.csv")
+    raw = (tmp_path / "o.csv").read_bytes()  # the one table writer: LF line ends, as the other commands
+    assert b"\r\n" not in raw and raw.decode("utf-8").splitlines()[2] == ",,"
     _sentiment_file(tmp_path, model_root, rows, "o.parquet")
     t = pq.read_table(tmp_path / "o.parquet").to_pylist()  # was CSV text under a .parquet name
     assert t[0]["label"] == "negative" and 0 <= t[0]["probability"] < 0.5 and t[1]["probability"] is None

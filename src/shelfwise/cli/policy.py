@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -21,21 +20,6 @@ PLAN_FORMATS = (".json", ".jsonl", ".csv")
 SIM_FORMATS = (".json",)
 
 
-def plans_text(plans: list[dict], suffix: str) -> str:
-    """Plans as JSON (``.json``), one JSON object per line (``.jsonl``) or CSV (``.csv``: one row per plan,
-    lists and dicts as JSON text)."""
-    suffix = suffix.lower()
-    if suffix == ".jsonl":
-        return "".join(json.dumps(json.loads(dumps(p)), ensure_ascii=False) + "\n" for p in plans)
-    if suffix == ".csv":
-        import pandas as pd
-
-        rows = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in p.items()}
-                for p in plans]
-        return pd.DataFrame(rows).to_csv(index=False)
-    return dumps(plans)
-
-
 def launch_plan(item_id: Optional[str] = typer.Argument(None, help="The new item to plan (or use --since)."),
                 since: Optional[str] = typer.Option(None, "--since", help="Plan every item launched on or after DATE."),
                 out: Optional[Path] = typer.Option(None, "--out", help="Write the plans here: .json (one array), .jsonl (one plan a line) or .csv (one row a plan, lists as JSON text)."),
@@ -51,8 +35,7 @@ def launch_plan(item_id: Optional[str] = typer.Argument(None, help="The new item
         check_writable(out, PLAN_FORMATS)
         plans = service.launch_plan([item_id] if item_id else None, when, db, neighbours, top_users)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(plans_text(plans, out.suffix))
+        service.write_plans(plans, out)
         console.print(f"{len(plans)} launch plan(s) -> {out} (also stored in the table launch_plans)")
     if as_json:
         print_json(plans)
@@ -94,7 +77,7 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
     report = result.as_dict()
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1, default=str))
+        out.write_text(dumps(report) + "\n")
     if as_json:
         print_json(report)
         return

@@ -8,8 +8,10 @@ sampling sees each click as it happens.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -230,6 +232,22 @@ def launch_plan(item_ids: Sequence[str] | None = None, since: datetime | None = 
         if save:
             save_plans(store, plans)
     return [p.as_dict() for p in plans]
+
+
+def write_plans(plans: list[dict[str, Any]], out: Path) -> Path:
+    """Launch plans written by ``out``'s name with the one table writer the other commands use.
+
+    ``.json`` is one array and ``.jsonl`` one plan a line, nested lists kept; ``.csv`` is one row a
+    plan, with lists and dicts as JSON text so a spreadsheet still holds them in one cell.
+    """
+    from ..experiment.tables import write_table
+    from ..jsonsafe import finite
+
+    rows = [finite(p) for p in plans]
+    if out.name.lower().endswith(".csv"):
+        rows = [{k: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (list, dict)) else v
+                 for k, v in p.items()} for p in rows]
+    return write_table(pd.DataFrame(rows), out)
 
 
 def promising_tail(db: str | None = None, head_share: float = 0.8, top: int | None = 100) -> pd.DataFrame:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..data.store import open_store
 from ..errors import InputError
-from ..experiment.tables import check_writable
+from ..experiment.tables import check_writable, write_table
 from ..text import sentiment
 from ..text.behaviour import TuneParams, tune_from_store
 from ..text.classify import ClassifierOptions, TextClassifier, train_classifier
@@ -41,38 +40,19 @@ def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, val
 OUT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 
 
-def _write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
-    """CSV (empty cell for a missing value), JSON lines (null) or Parquet (null), by ``out``'s name."""
+def _write_rows(out: Path, columns: dict[str, list[Any]]) -> None:
+    """Write the columns by ``out``'s name with the one table writer every command uses.
+
+    A missing score is NaN here, so it is an empty CSV cell and null in JSON lines and Parquet; a text
+    left unscored keeps its empty label.
+    """
     check_writable(out, OUT_SUFFIXES)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    name = out.name.lower()
-    if name.endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        cols = list(zip(*rows)) if rows else [() for _ in header]
-        arrays = {h: pa.array([None if v == "" and h != "label" and h != "language" else v for v in c])
-                  for h, c in zip(header, cols)}
-        for h in header:  # keep the types even when every value is missing
-            if arrays[h].type == pa.null():
-                arrays[h] = arrays[h].cast(pa.float64() if h in ("score", "probability") else pa.string())
-        pq.write_table(pa.table(arrays), out)
-        return
-    opener = (lambda: gzip.open(out, "wt", encoding="utf-8", newline="")) if name.endswith(".gz") else \
-        (lambda: out.open("w", encoding="utf-8", newline=""))
-    with opener() as fh:
-        if ".jsonl" in name:
-            for r in rows:
-                rec = {h: (None if v == "" and h in ("score", "probability") else v) for h, v in zip(header, r)}
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            return
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows([["" if v is None else (f"{v:.6f}" if isinstance(v, float) else v) for v in r] for r in rows])
+    write_table(pd.DataFrame(columns), out)
 
 
-def _num(v: float) -> float | str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 6)
+def _num(v: float | None) -> float:
+    """A score rounded to 6 decimals (more is noise), NaN when there is none."""
+    return math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 6)
 
 
 def classify_file(model: Path, input: Path, text_col: str, out: Path) -> dict[str, Any]:
@@ -81,7 +61,7 @@ def classify_file(model: Path, input: Path, text_col: str, out: Path) -> dict[st
     clf = TextClassifier.load(model)
     table = read_texts(input, text_col)
     pred = clf.predict(table.texts)
-    _write_rows(out, ["label", "score"], [[lab, _num(s)] for lab, s in zip(pred.labels, pred.scores)])
+    _write_rows(out, {"label": list(pred.labels), "score": [_num(s) for s in pred.scores]})
     counts: dict[str, int] = {}
     for lab in pred.labels:
         counts[lab or "(empty text)"] = counts.get(lab or "(empty text)", 0) + 1
@@ -116,8 +96,9 @@ def sentiment_score(db: str | None = None, input: Path | None = None, text_col: 
         check_writable(out, OUT_SUFFIXES)
         table = read_texts(input, text_col)
         scored = sentiment.score_texts(table.texts, models)
-        _write_rows(out, ["label", "probability", "language"],
-                    [[r.label, _num(r.probability), r.language] for r in scored.itertuples(index=False)])
+        _write_rows(out, {"label": scored["label"].tolist(),
+                          "probability": [_num(p) for p in scored["probability"]],
+                          "language": scored["language"].tolist()})
         stats = table.stats.as_dict()  # what reading the file cut and repaired; the models add token cuts
         stats["truncated_tokens"] = scored.attrs.get("stats", {}).get("truncated_tokens", 0)
         n_scored = int((scored["label"] != "").sum())
