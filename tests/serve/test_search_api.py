@@ -36,3 +36,22 @@ def test_ask_answers_or_says_it_cannot(shared_app) -> None:
     assert c.post("/v1/ask", json={"question": "x", "item_id": "a';--"}, headers=_auth(read)).status_code == 422
     assert c.post("/v1/ask", json={"question": ""}, headers=_auth(read)).status_code == 422
     assert c.post("/v1/ask", json={"question": "ok?"}).status_code == 401
+
+
+def test_search_on_a_shop_without_a_catalogue_yet_answers_no_hits(tmp_path) -> None:
+    """Was 422 'bad input' although the query was fine; recommend and ask already answer empty there."""
+    from shelfwise.config import Settings
+    from shelfwise.serve import create_app
+    from shelfwise.service import keys
+
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    app = create_app(url, settings=Settings(db=url, model_dir=tmp_path / "models"), model_dir=tmp_path / "models",
+                     warm=False, watch_every_s=None)
+    try:
+        _, read = keys.create_key(app.state.store, "read", "reader")
+        r = TestClient(app).get("/v1/search", params={"q": "lamp"}, headers=_auth(read))
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == [] and r.json()["query"] == "lamp"
+    finally:
+        app.state.intake.stop()
+        app.state.store.close()

@@ -91,13 +91,20 @@ def search(store: Store | str | None, query: str, k: int = 10, *, exclude: list[
     """The top ``k`` items for ``query`` as dicts: rank, item_id, score, title, parts.
 
     ``exclude`` (item ids never shown, e.g. blocked by an exposure policy or out of stock) and
-    ``boosts`` (item id -> amount added to the fused score) are how exposure policies apply."""
+    ``boosts`` (item id -> amount added to the fused score) are how exposure policies apply.
+
+    A store with no catalogue yet answers no hits (with a warning in the log), as recommendations and
+    questions do on an empty shop: the query is not at fault, so it is not refused as bad input."""
     if not isinstance(query, str) or not query.strip():
         raise InputError("the search query is empty: give some words to search for", field="q")
     if k < 1:
         raise InputError(f"k must be at least 1 (got {k})", field="k")
     st, close = _store(store)
     try:
+        if not st.has_table("items") or st.count("items") == 0:
+            log.warning("search for %r: the store %s has no items yet (load a catalogue: shelfwise ingest)",
+                        query, st.url)
+            return []
         index, titles = build_index(st, dense=dense, encoder=encoder, with_reviews=with_reviews)
         hits = index.search([query], k, exclude=set(exclude or ()), boosts=boosts)[0]
     finally:
