@@ -1,7 +1,7 @@
 """Review sentiment in English and Chinese: default models, scoring, and per-item summaries.
 
-Each review is routed by script: a review whose non-space characters are at least 30% CJK goes to the
-Chinese model, every other review to the English one. The default models are trained by shelfwise
+Each review is routed by script (``language_of``): a review whose CJK characters make at least as many
+words as its words in other scripts goes to the Chinese model, every other review to the English one. The default models are trained by shelfwise
 itself (``shelfwise sentiment train``) from the public review sets in ``../shared/data`` and live in
 ``<model_dir>/sentiment/<lang>``; any classifier folder trained with ``shelfwise finetune classify``
 on labels ``positive`` / ``negative`` can take their place (``--model-en`` / ``--model-zh``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,22 +61,45 @@ def _in(c: str, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(lo <= o <= hi for lo, hi in ranges)
 
 
+#: web addresses say nothing of a review's language and are long runs of Latin letters: left out
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+#: a run of letters or digits outside the CJK scripts; it counts as a word when it holds two letters
+#: or more (single letters are mostly emoticon parts and units: "(⊙o⊙)", "Ω", "3D")
+_RUN = re.compile(r"[^\W_]+")
+#: about this many CJK characters make one word (Chinese words average 1.5-2 characters)
+CHARS_PER_CJK_WORD = 1.5
+
+
 def language_of(text: str) -> str:
     """'zh', 'en', 'ja', 'ko', or '' for a text with no letter or digit (emoji, punctuation: not scored).
 
-    A text is CJK when at least 30% of its non-space characters are Han, kana or hangul; then hangul
-    outweighing Han and kana makes it Korean, kana making up at least a fifth of those characters makes
-    it Japanese (Chinese text has no kana), and anything else is Chinese (simplified or traditional).
-    Every other text is 'en' (the English model also gets other languages written in Latin script).
+    A text is CJK when its CJK characters (Han, kana, hangul), at 1.5 a word, make at least as many
+    words as the letter words of other scripts, web addresses left out. Counting words rather than
+    characters matters twice: "不错。。。。。。。。。" is Chinese although most of its characters are
+    punctuation, and "这个 Bluetooth headset 音质不错" is Chinese although it holds more Latin letters
+    than Han characters (its sentiment is in the Chinese words). Among CJK texts, hangul outweighing
+    Han and kana makes it Korean, kana making up at least a fifth of those characters makes it Japanese
+    (Chinese text has no kana), and anything else is Chinese (simplified or traditional). Every other
+    text is 'en' (the English model also gets other languages written in Latin script).
     """
     if not has_words(text):
         return ""
-    chars = [c for c in text if not c.isspace()]
-    han = sum(1 for c in chars if _in(c, _HAN))
-    kana = sum(1 for c in chars if _in(c, _KANA))
-    hangul = sum(1 for c in chars if _in(c, _HANGUL))
+    han = kana = hangul = 0
+    rest: list[str] = []
+    for c in _URL.sub(" ", text):
+        if _in(c, _HAN):
+            han += 1
+        elif _in(c, _KANA):
+            kana += 1
+        elif _in(c, _HANGUL):
+            hangul += 1
+        else:
+            rest.append(c)
+            continue
+        rest.append(" ")
     cjk = han + kana + hangul
-    if cjk < 0.3 * len(chars):
+    words = sum(1 for run in _RUN.findall("".join(rest)) if sum(ch.isalpha() for ch in run) >= 2)
+    if cjk == 0 or cjk / CHARS_PER_CJK_WORD < words:
         return "en"
     if hangul > han + kana:
         return "ko"
