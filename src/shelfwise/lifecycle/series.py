@@ -260,11 +260,15 @@ def shop_closed(units: np.ndarray) -> np.ndarray:
     return closed
 
 
-def check_quiet_tail(first_day: date, last_day: date, as_of: date) -> int:
+#: (store, last sale day, as-of) already warned about in this process
+_QUIET_WARNED: set[tuple[str, date, date]] = set()
+
+
+def check_quiet_tail(first_day: date, last_day: date, as_of: date, where: str = "") -> int:
     """Days between the store's last sale or return before ``as_of`` (``last_day``) and ``as_of``.
 
-    They count as zero sales (:func:`shop_closed`). A week or more of them is logged as a warning (the
-    events may simply not be loaded yet); more quiet days than days of sales before them is an input
+    They count as zero sales (:func:`shop_closed`). A week or more of them is logged as a warning, once
+    per store (``where``) and dates in a process (the events may simply not be loaded yet); more quiet days than days of sales before them is an input
     error, because every rate, stage and forecast would then describe the silence rather than the shop.
     """
     quiet = (as_of - last_day).days - 1
@@ -273,7 +277,9 @@ def check_quiet_tail(first_day: date, last_day: date, as_of: date) -> int:
         raise InputError(f"--as-of {as_of} is {quiet} days after the store's last sale or return ({last_day}), "
                          f"more than the {span} days of sales before it: load the recent events or choose an "
                          f"as-of date up to {last_day + timedelta(days=span + 1)}", field="as_of")
-    if quiet >= QUIET_WARN_DAYS:
+    if quiet >= QUIET_WARN_DAYS and (where, last_day, as_of) not in _QUIET_WARNED:
+        # one report reads the panel for stages, forecasts, advice and alerts: say it once, not four times
+        _QUIET_WARNED.add((where, last_day, as_of))
         log.warning("no sale or return in the %d days before %s (the last on %s): they count as zero sales; "
                     "if the recent events are not loaded yet, use --as-of %s", quiet, as_of, last_day,
                     last_day + timedelta(days=1))
@@ -298,7 +304,7 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
                          "nothing to build sales series from")
     first_day = fp["first_event"].date()
     day_col = rows.column("day").to_pylist()
-    check_quiet_tail(first_day, max(day_col), as_of)
+    check_quiet_tail(first_day, max(day_col), as_of, where=store.url)
     n_periods = (as_of - first_day).days // days
     if n_periods < 1:
         raise InputError(f"--as-of {as_of} leaves no complete {unit} of sales after the store's first event "
