@@ -184,3 +184,17 @@ def test_the_api_never_explores_an_item_just_bought_or_excluded():
     assert "n" in [i for i, _, _ in free]  # the new item is explored for a user who did not buy it
     blocked = apply_policy(ranked, {}, 2, "u", policy, params, never=["n", "unknown-id"])
     assert [i for i, _, _ in blocked] == ["a", "b"]
+
+
+def test_launch_plan_reasons_name_the_typical_launch_they_compare_with(tmp_path):
+    """The typical launch falls back to the mean when most launches sold nothing early; the reasons
+    called it 'median launch' anyway."""
+    from shelfwise.data.store import open_store
+    from shelfwise.policy.launch import plan_launches
+
+    with open_store(_tiny_shop(tmp_path)) as store:  # the established items sold nothing in their first weeks
+        plan = plan_launches(store, ["n2"], neighbours=3)[0]
+    text = " ".join(plan.reasons)
+    assert "median launch" not in text
+    assert "(the average launch: 0.0, as most launches sold nothing then)" in text
+    assert "5% for average sales" in text

@@ -120,8 +120,10 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     prices = pd.to_numeric(items["price"], errors="coerce").to_numpy(float)
     obs_totals = curves[observable].sum(axis=1)
     median_total = float(np.median(obs_totals)) if observable.any() else 0.0
+    typical, note = "median", ""
     if median_total <= 0 and observable.any():  # most launches sell nothing early: compare with the mean
         median_total = float(np.mean(obs_totals))
+        typical, note = "average", ", as most launches sold nothing then"
     plans = []
     for i in targets:
         cand = np.flatnonzero(observable & (np.arange(len(items)) != i))
@@ -150,14 +152,14 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
         reasons = [f"most like {items['item_id'].iloc[top[0]]} ({items['title'].iloc[top[0]] or 'untitled'}), "
                    f"similarity {w[0]:.2f}",
                    f"its {m} nearest established items sold {np.mean(totals):.1f} units on average in their first "
-                   f"{WEEKS} weeks (median launch: {median_total:.1f})",
+                   f"{WEEKS} weeks (the {typical} launch: {median_total:.1f}{note})",
                    (f"{int(_same(items['category'], int(i), top).sum())} of {m} neighbours share its "
                     f"category '{row['category']}'" if _same(items["category"], int(i), np.array([int(i)]))[0]
                     else "it has no category: neighbours are by text, brand and price only")]
         if p_lo is not None and np.isfinite(prices[i]):
             where = "inside" if p_lo <= prices[i] <= p_hi else ("below" if prices[i] < p_lo else "above")
             reasons.append(f"its price {prices[i]:.2f} is {where} the neighbours' band {p_lo:.2f}-{p_hi:.2f}")
-        reasons.append(f"suggested exposure {share:.0%} of exploration impressions: 5% for a median launch, "
+        reasons.append(f"suggested exposure {share:.0%} of exploration impressions: 5% for {typical} sales, "
                        "scaled by the forecast, kept within 1%-20%")
         plans.append(LaunchPlan(
             str(row["item_id"]), str(row["title"] or ""), None if pd.isna(row["launched_at"]) else row["launched_at"].isoformat(),
