@@ -89,3 +89,70 @@ def test_training_reports_the_fallback_decision_and_serving_follows_it(tiny, col
     feature = x[:, :, _C["c_bigrams"]]
     for r in range(len(users)):
         assert np.array_equal(np.argsort(-p[r], kind="stable"), np.argsort(-feature[r], kind="stable"))
+
+
+def test_family_features_on_a_hand_built_catalog():
+    """Siblings: same length, one word apart, warm only; head: the last word, its share of the user's
+    purchases and the mean recent sales of its warm items."""
+    from shelfwise.recommend.cold_family import Families
+
+    titles = ["PINK RETROSPOT CAKE STAND",  # 0 new
+              "RED RETROSPOT CAKE STAND",  # 1 sibling of 0
+              "RED RETROSPOT MUG",  # 2 new: two words from 3, so no sibling of it
+              "BLUE SPOTTY MUG",  # 3
+              "MUG",  # 4 one word: no siblings, head "mug"
+              "RED RETROSPOT CAKE STAND LARGE",  # 5 one word longer: no sibling of 0 or 1
+              "GREEN RETROSPOT CAKE STAND",  # 6 new sibling of 0: new items do not count
+              None]  # 7 no title
+    warm = np.array([False, True, False, True, True, True, False, True])
+    pop30 = np.array([0.0, 2.0, 0.0, 3.0, 5.0, 4.0, 0.0, np.nan])
+    fam = Families().fit(titles, warm, pop30)
+    assert fam.sib_n_.tolist() == [1, 0, 0, 0, 0, 0, 1, 0]  # 1's siblings 0 and 6 are both new
+    assert fam.sib_pop_[0] == pytest.approx(2.0) and fam.sib_pop_[6] == pytest.approx(2.0)
+    assert fam.head_pop_[0] == pytest.approx(2.0)  # "stand": item 1 only (5's head is "large")
+    assert fam.head_pop_[2] == pytest.approx(4.0)  # "mug": warm items 3 and 4, (3 + 5) / 2
+    bought = sp.csr_matrix(np.array([[0, 1, 0, 1, 0, 0, 0, 0],    # a cake stand and a mug
+                                     [0, 0, 0, 1, 1, 0, 0, 0]], dtype=float))  # two mugs
+    f = fam.features(bought, np.array([0, 2, 6]))
+    np.testing.assert_allclose(f["c_sib_user"], [[1, 0, 1], [0, 0, 0]])
+    np.testing.assert_allclose(f["c_head_share"], [[0.5, 0.5, 0.5], [0.0, 1.0, 0.0]])
+    np.testing.assert_allclose(f["i_sib_n"], [[1, 0, 1]] * 2)
+    np.testing.assert_allclose(f["i_head_pop30"], [[2.0, 4.0, 2.0]] * 2)
+
+
+def test_family_features_reach_the_model_and_survive_saving(tiny, cold_model, tmp_path):
+    """The model's family columns are the Families features of the user's bought items; saved and loaded
+    they are the same numbers."""
+    from shelfwise.recommend.cold_family import FAMILY_FEATURES, Families
+
+    m = cold_model
+    items = np.flatnonzero(~m.stats_.has_events)
+    users = np.arange(min(8, len(tiny.user_ids)))
+    f = m._pair_features(m.history_, users, tiny.user_ids[users], items)
+    rows = m.history_.rows(tiny.user_ids[users], users)
+    bought = m.history_.matrix(rows, INTEREST_WEIGHTS, binary=True)
+    expected = m.family_.features(bought, items)
+    for name in FAMILY_FEATURES:
+        np.testing.assert_allclose(f[:, :, _C[name]], expected[name], rtol=1e-6)
+    m.family_.save(tmp_path)
+    back = Families.load(tmp_path).features(bought, items)
+    for name in FAMILY_FEATURES:
+        np.testing.assert_allclose(back[name], expected[name])
+
+
+def test_a_model_set_saved_before_the_families_loads_them_rebuilt(tiny, cold_model, tmp_path):
+    """Older model sets have no families folder: loading rebuilds the same families from the catalog."""
+    import shutil
+
+    from shelfwise.recommend.persist import load_component, load_data, save_component, save_data
+
+    m = cold_model
+    save_data(tmp_path / "data", m.data_, m.history_)
+    save_component(m, tmp_path / "model")
+    shutil.rmtree(tmp_path / "model" / "families")
+    data, history = load_data(tmp_path / "data")
+    loaded = load_component(tmp_path / "model", data, history)
+    for name in ("sib_", "head_"):
+        assert (getattr(loaded.family_, name) != getattr(m.family_, name)).nnz == 0
+    for name in ("sib_n_", "sib_pop_", "head_pop_"):
+        np.testing.assert_allclose(getattr(loaded.family_, name), getattr(m.family_, name))

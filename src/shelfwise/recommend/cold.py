@@ -6,7 +6,8 @@ basket, and the sales of its nearest text neighbours say how well items like it 
 more than one would think: shops number products by family, so the items next to it in id order
 (and the items sharing a long id prefix with what the user bought) are often its siblings. A LightGBM
 ranker weighs these, with a collaborative signal borrowed from the item's word-TF-IDF neighbours
-(:mod:`.cold_cf`). It is trained by simulation inside the training data: a random ``cold_share`` of
+(:mod:`.cold_cf`) and the product families read from the titles (:mod:`.cold_family`: siblings one word
+apart, the head word). It is trained by simulation inside the training data: a random ``cold_share`` of
 the items lose their events before the cut, and the model learns which of them the users bought after.
 When on its held-out queries the ranker does not beat the plain TF-IDF profile score it is built on
 (a shop with too few buyers of new items to learn from), it serves that score instead and says so in
@@ -34,6 +35,7 @@ import scipy.sparse as sp
 from ..artifacts import load_json, save_json
 from ..logs import get_logger
 from .cold_cf import CF_FEATURES, NeighbourCF, text_neighbours
+from .cold_family import FAMILY_FEATURES, Families
 from .content import item_embeddings, item_texts, user_profiles
 from .data import Interactions
 from .features import ItemStats, user_features
@@ -49,7 +51,7 @@ FEATURES = ("c_profile", "c_tfidf", "c_tfidf_max", "c_words", "c_words_max", "c_
             "c_bigrams", "c_bigrams_max", "c_bigrams_mean", "c_bigrams_rel", "c_tfidf_all",
             "c_code_user", "c_code_prefix", "i_code_pop", "i_code_pop30", "c_nb_user", "c_nb_user_decay", "i_nb_pop",
             "i_nb_pop30", "i_nb_buyers", "i_nb_repeat", "i_nb_sim", "i_log_price", "ui_price_gap", "ui_cat_share",
-            "u_purchases", "u_items", "u_since_last") + CF_FEATURES
+            "u_purchases", "u_items", "u_since_last") + CF_FEATURES + FAMILY_FEATURES
 _C = {name: j for j, name in enumerate(FEATURES)}
 
 LGBM_PARAMS: dict[str, Any] = {
@@ -113,6 +115,7 @@ class ColdItems(HistoryRecommender):
         self.code_nb_ = _code_neighbours(data.item_ids, self.stats_.has_events, CODE_NEIGHBOURS)
         nb_tf = text_neighbours(self.bigrams_, self.stats_.has_events, self.neighbours)
         self.cf_ = NeighbourCF(seed=self.seed).fit(data, history, nb_tf)
+        self.family_ = Families().fit(_titles(data), self.stats_.has_events, self.stats_.values["i_pop30"])
         self._side = None
 
     def _neighbours(self, warm: np.ndarray) -> sp.csr_matrix:
@@ -339,6 +342,8 @@ class ColdItems(HistoryRecommender):
         f[:, :, _C["u_since_last"]] = users["u_since_last"][:, None]
         for name, values in self.cf_.features(history, rows, user_idx, user_ids, items).items():
             f[:, :, _C[name]] = values
+        for name, values in self.family_.features(bought, items).items():
+            f[:, :, _C[name]] = values
         return f
 
     # --- serving ------------------------------------------------------------------------------
@@ -392,6 +397,7 @@ class ColdItems(HistoryRecommender):
         save_sparse(directory, "neighbours", self.nb_)
         save_sparse(directory, "code_neighbours", self.code_nb_)
         self.cf_.save(directory / "neighbour_cf")
+        self.family_.save(directory / "families")
         self.stats_.save(directory / "item_stats")
         if self.booster_ is not None:
             self.booster_.save_model(str(directory / "ranker.txt"), num_iteration=self.booster_.best_iteration)
@@ -414,6 +420,10 @@ class ColdItems(HistoryRecommender):
         self.cf_ = NeighbourCF.load(directory / "neighbour_cf", seed=self.seed)
         self.cf_.bind(self.data_, self.history_)
         self.stats_ = ItemStats.load(directory / "item_stats")
+        families = directory / "families"
+        # model sets saved before the family features: rebuilt from the catalog (their ranker ignores them)
+        self.family_ = (Families.load(families) if families.exists() else
+                        Families().fit(_titles(self.data_), self.stats_.has_events, self.stats_.values["i_pop30"]))
         self._side = None
         model = directory / "ranker.txt"
         self.booster_ = lgb.Booster(model_file=str(model)) if model.exists() else None
@@ -422,6 +432,11 @@ class ColdItems(HistoryRecommender):
         self.active_ = [_C[name] for name in meta["active"]]
         self.fallback_ = meta["fallback"]
         self.launch_ = meta.get("launch")  # model sets saved before the launch check have none: factor 1
+
+
+def _titles(data: Interactions) -> list[str]:
+    """Item titles in index order ("" where missing): the short names product families are read from."""
+    return [str(t) if isinstance(t, str) else "" for t in data.items["title"]]
 
 
 def _tfidf(texts: list[str], analyzer: str, grams: tuple[int, int] | None = None, min_df: int = 2) -> sp.csr_matrix:
