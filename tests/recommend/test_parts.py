@@ -132,6 +132,25 @@ def test_top_n_helpers_against_sorting():
     assert (np.diff(m.indptr) == 4).all()
 
 
+@pytest.mark.parametrize("k", [1, 3, 8, 30])
+def test_top_k_against_sorting_with_ties(k):
+    """Ties at the k-th score go to the earlier column (argpartition alone chose them by the rest of the
+    row); -inf never makes a list."""
+    from shelfwise.recommend.base import _top_k
+
+    rng = np.random.default_rng(11)
+    s = rng.integers(0, 4, size=(60, 25)).astype(float)  # four distinct values: ties everywhere
+    s[rng.random(s.shape) < 0.3] = -np.inf
+    item_ids = np.array([f"i{j:02d}" for j in range(25)], dtype=object)
+    ids, top = _top_k(s, item_ids, k)
+    for r in range(len(s)):
+        want = sorted((j for j in range(25) if np.isfinite(s[r, j])), key=lambda j: (-s[r, j], j))[:k]
+        got = [i for i in ids[r] if i is not None]
+        assert got == [item_ids[j] for j in want]
+        assert top[r, :len(want)].tolist() == [s[r, j] for j in want]
+        assert np.isneginf(top[r, len(want):]).all()
+
+
 def test_staged_predict_is_exact_when_groups_are_short():
     lgb = pytest.importorskip("lightgbm")
     rng = np.random.default_rng(0)

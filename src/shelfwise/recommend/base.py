@@ -120,7 +120,12 @@ class Recommender(abc.ABC):
 
 
 def _top_k(scores: np.ndarray, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a dense score matrix; -inf entries never make the list."""
+    """Row-wise top-k of a dense score matrix; -inf entries never make the list.
+
+    Equal scores go to the item earlier in the catalogue (the lower column), a total order like the
+    batch engines' ties by id. ``argpartition`` alone picks among items tied at the k-th score by the
+    rest of the row, so the same item could make or miss a list depending on unrelated items.
+    """
     n_users, n_items = scores.shape
     k_eff = min(k, n_items)
     ids = np.full((n_users, k), None, dtype=object)
@@ -129,7 +134,14 @@ def _top_k(scores: np.ndarray, item_ids: np.ndarray, k: int) -> tuple[np.ndarray
         return ids, out
     part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
     part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
+    kth = part_scores.min(axis=1)
+    tied_in = (part_scores == kth[:, None]).sum(axis=1)
+    tied_all = (scores == kth[:, None]).sum(axis=1)
+    for r in np.flatnonzero((tied_all > tied_in) & np.isfinite(kth)):  # rare: re-pick the tied ones by column
+        above = np.flatnonzero(scores[r] > kth[r])
+        part[r] = np.concatenate([above, np.flatnonzero(scores[r] == kth[r])[: k_eff - len(above)]])
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
     best = np.take_along_axis(part, order, axis=1)
     best_scores = np.take_along_axis(part_scores, order, axis=1)
     valid = np.isfinite(best_scores)
