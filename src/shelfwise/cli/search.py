@@ -16,7 +16,8 @@ from .common import DbOption, console, handled, print_json
 def search(query: Optional[str] = typer.Argument(None, help="What to search for (or use --queries FILE)."),
            queries: Optional[Path] = typer.Option(None, "--queries", help="CSV with query_id,query: run them all."),
            k: int = typer.Option(10, "-k", "--k", help="Results per query."),
-           out: Optional[Path] = typer.Option(None, "--out", help="Write query_id,rank,item_id,score to this CSV."),
+           out: Optional[Path] = typer.Option(None, "--out", help="Write query_id,rank,item_id,score to this file "
+                                            "(.csv, .csv.gz, .parquet, .json, .jsonl or .jsonl.gz, by its name)."),
            no_dense: bool = typer.Option(False, "--no-embeddings", help="Lexical and behaviour only (no encoder)."),
            encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder name or local model folder "
                                                  "(default: SHELFWISE_ENCODER; multilingual-e5-small for Chinese)."),
@@ -37,12 +38,13 @@ def search(query: Optional[str] = typer.Argument(None, help="What to search for 
                 if not out:
                     console.print(df.head(30).to_string(index=False), highlight=False)
             return
+        svc.check_out(out)  # a wrong name or a folder fails before the index is built
         hits = svc.search(db, query, k, dense=not no_dense, encoder=encoder, with_reviews=not no_reviews)
         if out:
             import pandas as pd
 
-            pd.DataFrame([{"query_id": "q1", "rank": h["rank"], "item_id": h["item_id"], "score": h["score"]}
-                          for h in hits], columns=svc.RESULT_COLUMNS).to_csv(out, index=False)
+            svc.write_results(pd.DataFrame([{"query_id": "q1", "rank": h["rank"], "item_id": h["item_id"],
+                                             "score": h["score"]} for h in hits], columns=svc.RESULT_COLUMNS), out)
     if as_json:
         print_json(hits)
         return

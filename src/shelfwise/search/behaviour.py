@@ -38,7 +38,10 @@ class Behaviour:
 
 
 def item_behaviour(store: Store, item_ids: list[str], before: datetime | None = None) -> Behaviour:
-    """Aggregate the events table into per-item popularity and smoothed conversion."""
+    """Aggregate the events table into per-item popularity and smoothed conversion.
+
+    The sums are cast to DOUBLE in SQL: a DECIMAL sum arrives as Python ``Decimal`` objects, and filling
+    the catalog items without events then raised pandas' object-downcast FutureWarning on every search."""
     if not store.has_table("events"):
         return Behaviour.empty(item_ids)
     where = "WHERE timestamp < ?" if before is not None else ""
@@ -46,9 +49,9 @@ def item_behaviour(store: Store, item_ids: list[str], before: datetime | None = 
     weights = " ".join(f"WHEN '{e}' THEN {w}" for e, w in EVENT_WEIGHTS.items())
     df = store.query(f"""
         SELECT item_id,
-               sum(CASE event {weights} ELSE 0 END) AS weight,
-               count(*) FILTER (WHERE event = 'purchase') AS purchases,
-               count(*) FILTER (WHERE event IN ('view', 'click')) AS looks
+               CAST(sum(CASE event {weights} ELSE 0 END) AS DOUBLE) AS weight,
+               CAST(count(*) FILTER (WHERE event = 'purchase') AS DOUBLE) AS purchases,
+               CAST(count(*) FILTER (WHERE event IN ('view', 'click')) AS DOUBLE) AS looks
         FROM events {where} GROUP BY item_id""", params).to_pandas()
     df = pd.DataFrame({"item_id": item_ids}).merge(df, on="item_id", how="left").fillna(0.0)
     weight = np.log1p(df["weight"].to_numpy(dtype=np.float64))

@@ -39,12 +39,18 @@ def _attr_text(attrs: object, keys: tuple[str, ...] = ("features",)) -> str:
 
 
 def load_catalog(store: Store, *, with_reviews: bool = False, reviews_before: datetime | None = None,
-                 max_review_chars: int = 2000) -> Catalog:
+                 max_review_chars: int = 2000, event_only_items: bool = True) -> Catalog:
     """Every item with its texts; ``with_reviews`` appends review text (only reviews before
-    ``reviews_before`` when given) to the lexical and semantic text, so shoppers' words match too."""
+    ``reviews_before`` when given) to the lexical and semantic text, so shoppers' words match too.
+    ``event_only_items=False`` keeps to the ``items`` table (the known-item benchmark's documents)."""
     if not store.has_table("items"):
         raise InputError("the store has no items table: load a shop first (shelfwise ingest SHOP_FOLDER)")
-    df = store.query("SELECT item_id, title, description, category, brand, attrs FROM items ORDER BY item_id").to_pandas()
+    # all_items: the items table plus ids seen only in events (SHOP_FORMAT: still items, with no text);
+    # reading only `items` left a bought item unfindable, even by its id
+    with_events = event_only_items and store.has_table("events") and store.has_table("all_items")
+    source = "all_items" if with_events else "items"
+    df = store.query(f"SELECT item_id, title, description, category, brand, attrs FROM {source} "
+                     "ORDER BY item_id").to_pandas()
     if with_reviews and store.has_table("reviews"):
         where, params = ("WHERE timestamp < ?", [reviews_before]) if reviews_before is not None else ("", None)
         rev = store.query(f"""SELECT item_id, string_agg(text, ' ' ORDER BY timestamp) AS review_text

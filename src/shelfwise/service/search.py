@@ -18,10 +18,12 @@ import pandas as pd
 
 from ..data.store import Store, open_store
 from ..errors import ConfigError, InputError
+from ..experiment.tables import check_writable, write_table
 from ..logs import get_logger
 from ..search.behaviour import item_behaviour
 from ..search.catalog import load_catalog
 from ..search.index import SearchConfig, SearchIndex
+from ..search.tokenize import char_ngrams, words
 
 log = get_logger(__name__)
 
@@ -97,14 +99,18 @@ def search(store: Store | str | None, query: str, k: int = 10, *, exclude: list[
     questions do on an empty shop: the query is not at fault, so it is not refused as bad input."""
     if not isinstance(query, str) or not query.strip():
         raise InputError("the search query is empty: give some words to search for", field="q")
-    if k < 1:
-        raise InputError(f"k must be at least 1 (got {k})", field="k")
+    _check_k(k)
     st, close = _store(store)
     try:
         if not st.has_table("items") or st.count("items") == 0:
             log.warning("search for %r: the store %s has no items yet (load a catalogue: shelfwise ingest)",
                         query, st.url)
             return []
+        if not words(query) and not char_ngrams(query):
+            # nothing for BM25 to match: the hits are the behaviour prior (and embeddings), which looks
+            # like an answer to the query unless someone says so
+            log.warning("search for %r: no searchable words (only stop words, punctuation or very short "
+                        "words); hits are ordered by popularity%s", query, " and embeddings" if dense else "")
         index, titles = build_index(st, dense=dense, encoder=encoder, with_reviews=with_reviews)
         hits = index.search([query], k, exclude=set(exclude or ()), boosts=boosts)[0]
     finally:
@@ -114,11 +120,46 @@ def search(store: Store | str | None, query: str, k: int = 10, *, exclude: list[
                          {n: round(v, 6) for n, v in h.parts.items()}).as_dict() for r, h in enumerate(hits, 1)]
 
 
+def check_out(out: str | Path | None) -> Path | None:
+    """``out`` when it names a result file shelfwise can write, checked before any search runs.
+
+    Why: results used to be written as CSV whatever the name, so ``hits.parquet`` held CSV text, and a
+    folder or a missing parent folder ended in a traceback after the work was done. The file type now
+    follows the name, as for every other ``--out`` (``.csv``, ``.csv.gz``, ``.parquet``, ``.json``,
+    ``.jsonl``, ``.jsonl.gz``); any other name, or a folder, is an input error naming the file.
+    """
+    return check_writable(out)
+
+
+def write_results(df: pd.DataFrame, out: str | Path) -> Path:
+    """Write ``query_id,rank,item_id,score`` rows by ``out``'s name (parent folders are created)."""
+    path = write_table(df, out)
+    log.info("wrote %d search result rows to %s", len(df), path)
+    return path
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise InputError(f"k must be at least 1 (got {k})", field="k")
+
+
 def read_queries(path: str | Path) -> pd.DataFrame:
-    """A CSV with columns ``query_id,query``; names the line of any row without a query."""
+    """A CSV with columns ``query_id,query``; names the line of any row without a query.
+
+    A folder or a file that is not UTF-8 text is refused with the file named (not a traceback)."""
     p = Path(path)
     if not p.exists():
         raise InputError("queries file not found", file=str(p))
+    if not p.is_file():
+        raise InputError("is not a file: give a CSV with the header query_id,query", file=str(p))
+    try:
+        return _read_queries(p)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not UTF-8 text ({exc.reason}); save the queries as UTF-8 CSV",
+                         file=str(p)) from None
+
+
+def _read_queries(p: Path) -> pd.DataFrame:
     with p.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         cols = reader.fieldnames or []
@@ -140,6 +181,7 @@ def read_queries(path: str | Path) -> pd.DataFrame:
 def search_many(store: Store | str | None, queries: pd.DataFrame, k: int = 10, *, dense: bool = True,
                 encoder: str | None = None, with_reviews: bool = True) -> pd.DataFrame:
     """``query_id,rank,item_id,score`` for every query (rank from 1)."""
+    _check_k(k)  # as for one query: k = 0 used to answer every query with nothing, silently
     st, close = _store(store)
     try:
         index, _ = build_index(st, dense=dense, encoder=encoder, with_reviews=with_reviews)
@@ -154,9 +196,11 @@ def search_many(store: Store | str | None, queries: pd.DataFrame, k: int = 10, *
 
 def search_file(db: str | None, queries_path: str | Path, k: int = 10, out: str | Path | None = None,
                 dense: bool = True, encoder: str | None = None, with_reviews: bool = True) -> pd.DataFrame:
-    """Run every query of a ``query_id,query`` CSV; write ``query_id,rank,item_id,score`` to ``out``."""
+    """Run every query of a ``query_id,query`` CSV; write ``query_id,rank,item_id,score`` to ``out``
+    (its type by its name, see :func:`check_out`; checked before the queries run)."""
+    check_out(out)
+    _check_k(k)
     df = search_many(db, read_queries(queries_path), k, dense=dense, encoder=encoder, with_reviews=with_reviews)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        write_results(df, out)
     return df
