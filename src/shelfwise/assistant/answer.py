@@ -126,7 +126,10 @@ def ask(passages: Passages | PassageIndex, question: str, config: AskConfig | No
         if len(chosen) == cfg.k:
             break
     if not chosen:
-        return Answer(question, False, NO_ANSWER, closest=[cite(j) for j in order[: cfg.k]])
+        # "closest" means sharing something with the question: a passage scoring 0 (a question of stop
+        # words, or words no passage has) is just the first in the table, so it is not listed
+        near = [j for j in order if score[cand[j]] > 0][: cfg.k]
+        return Answer(question, False, NO_ANSWER, closest=[cite(j) for j in near])
     items = list(dict.fromkeys(c.item_id for c in chosen))
     text = " ".join(f"{c.text} [{n}]" for n, c in enumerate(chosen, 1))
     return Answer(question, True, text, chosen, items)

@@ -3,7 +3,8 @@
 Why sentences: an extractive answer should be short enough to read at a glance and precise enough
 to cite; a whole review or description is neither. Sentences are cut on ., !, ?, the Chinese 。！？
 and line breaks; fragments under 3 words (or 4 Chinese characters) are dropped, as are sentences
-longer than 400 characters, which are cut there.
+longer than 400 characters, which are cut there (the title line too: a 3,000-character title used
+to be quoted whole).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import InputError
 
 _SPLIT = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+MAX_CHARS = 400
 
 
 @dataclass
@@ -33,7 +35,7 @@ def sentences(text: object) -> list[str]:
         s = s.strip(" \t-•*")
         n_cjk = len(_CJK.findall(s))
         if len(s.split()) >= 3 or n_cjk >= 4:
-            out.append(s[:400])
+            out.append(s[:MAX_CHARS])
     return out
 
 
@@ -51,7 +53,7 @@ def load_passages(store: Store, item_id: str | None = None) -> Passages:
     for r in items.itertuples(index=False):
         head = ". ".join(x for x in (r.title, r.brand, r.category) if isinstance(x, str) and x.strip())
         if head:
-            rows.append((r.item_id, "catalog", "title", head, None))
+            rows.append((r.item_id, "catalog", "title", head[:MAX_CHARS], None))
         for field in ("description", "features"):
             for s in sentences(getattr(r, field)):
                 rows.append((r.item_id, "catalog", field, s, None))

@@ -34,6 +34,8 @@ def ask(store: Store | str | None, question: str, item_id: str | None = None, *,
     citations (passage_id, item_id, source, ref, text, score, coverage), items, closest (when not answered)."""
     if not isinstance(question, str) or not question.strip():
         raise InputError("the question is empty", field="question")
+    if k < 1:  # k = 0 used to quote every supporting sentence, a negative k to cut the list from its end
+        raise InputError(f"k must be at least 1 (got {k})", field="k")
     st, close = (store, False) if isinstance(store, Store) else (open_store(store), True)
     try:
         key = (st.url, item_id)
