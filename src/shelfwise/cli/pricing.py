@@ -12,7 +12,8 @@ from ..service import pricing as svc
 from .common import DbOption, console, handled, print_json
 
 
-def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the price suggestions to this CSV."),
+def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the price suggestions to this file "
+                                        "(.csv, .csv.gz, .parquet, .json, .jsonl or .jsonl.gz, by its name)."),
             max_up: float = typer.Option(0.10, "--max-up", help="Largest price rise allowed (0.10 = +10%)."),
             max_down: float = typer.Option(0.10, "--max-down", help="Largest price cut allowed (0.10 = -10%)."),
             cost_share: float = typer.Option(0.6, "--cost-share", help="Cost as a share of price, for items "
@@ -24,6 +25,8 @@ def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the pr
             db: Optional[str] = DbOption, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Elasticity per item and category (with 90% intervals and the controls used) and price suggestions."""
     with handled():
+        if backtest_split:
+            svc.parse_split(backtest_split)  # a bad date fails before the suggestions are computed and stored
         res = svc.suggestions(db, PriceBounds(max_up=max_up, max_down=max_down, cost_share=cost_share,
                                               min_margin=min_margin), out, recent_days)
         check = svc.check(db, backtest_split) if backtest_split else None

@@ -14,7 +14,8 @@ from .common import DbOption, console, handled, print_json
 
 def risk(orders_since: Optional[str] = typer.Option(None, "--orders-since", help="Score only orders placed on or "
                                                     "after this date (YYYY-MM-DD); history before it still counts."),
-         out: Optional[Path] = typer.Option(None, "--out", help="Write order_id,score,reasons to this CSV."),
+         out: Optional[Path] = typer.Option(None, "--out", help="Write order_id,score,reasons to this file "
+                                         "(.csv, .csv.gz, .parquet, .json, .jsonl or .jsonl.gz, by its name)."),
          threshold: float = typer.Option(0.5, "--alert-threshold", help="Orders at or above this score become alerts."),
          check: bool = typer.Option(False, "--check", help="Also report how well the score ranked the orders that "
                                     "were later returned/cancelled (vs a quantity-only baseline)."),

@@ -87,13 +87,18 @@ def score_orders(df: pd.DataFrame, config: RiskConfig | None = None, score_from:
 
 
 def _reasons(row: pd.Series, contrib: np.ndarray, k: int) -> str:
+    """Up to ``k`` distinct evidence texts of the features that pushed the score up most.
+
+    Two features can share one piece of evidence (return rate and return count both read "return
+    history: ...", new account and new account x value both "new account with a ... basket"); the text
+    is given once, and the next feature that pushed the score up takes the freed place."""
     order = np.argsort(-contrib)
-    texts = []
-    for j in order[:k]:
-        if contrib[j] <= 0.25:
+    texts: list[str] = []
+    for j in order:
+        if contrib[j] <= 0.25 or len(texts) == k:
             break
         t = _evidence(FEATURES[j], row)
-        if t:
+        if t and t not in texts:
             texts.append(t)
     return "; ".join(texts)
 
@@ -128,7 +133,10 @@ def _evidence(feature: str, r: pd.Series) -> str:
 
 
 def precision_at(y: np.ndarray, s: np.ndarray, share: float = 0.01) -> float:
-    """Precision among the top ``share`` of orders by score (ties broken by order position)."""
+    """Precision among the top ``share`` of orders by score (ties broken by order position); NaN when
+    there are no orders (undefined, written as null in JSON), without numpy's empty-mean warning."""
+    if not len(y):
+        return float("nan")
     n = max(1, int(round(len(y) * share)))
     top = np.argsort(-s, kind="stable")[:n]
     return float(y[top].mean())

@@ -9,6 +9,7 @@ margin-maximising price within the bounds. Results are kept in the derived table
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,13 @@ import pyarrow as pa
 
 from ..data.store import Store, open_store
 from ..errors import InputError
+from ..experiment.tables import check_writable, write_table
+from ..logs import get_logger
 from ..pricing.backtest import backtest
 from ..pricing.elasticity import CONTROLS, ElasticityConfig, categories, category_elasticities, item_elasticities, price_cells
 from ..pricing.optimize import PriceBounds, suggest
+
+log = get_logger(__name__)
 
 FILE_COLUMNS = ["item_id", "category", "price", "suggested_price", "price_change", "elasticity", "lo90", "hi90",
                 "units", "expected_units", "units_change", "units_change_range", "revenue_change", "margin_change",
@@ -61,13 +66,44 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"true", "t", "1", "yes", "y"} if value is not None else False
 
 
+def check_bounds(b: PriceBounds, recent_days: int = 90) -> None:
+    """Refuse bounds that make no price: every one a finite number, ``0 <= max_down < 1``, ``max_up >= 0``,
+    ``cost_share >= 0`` and at least one recent day.
+
+    Why each: a NaN cost share made every margin NaN, so the optimiser took the first grid price and cut
+    every price by ``max_down`` as "maximising margin"; an infinite ``max_up`` kept every price without a
+    word; a negative cost share is no cost; ``recent_days`` below 1 anchored demand on nothing (no
+    suggestions at all) or on the last second of sales.
+    """
+    values = {"max_up": b.max_up, "max_down": b.max_down, "cost_share": b.cost_share, "min_margin": b.min_margin}
+    bad = [f"{k} = {v}" for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise InputError(f"price bounds must be finite numbers (got {', '.join(bad)})", field=bad[0].split(" ")[0])
+    if not (0 <= b.max_down < 1 and b.max_up >= 0):
+        raise InputError(f"price bounds must be 0 <= max_down < 1 and max_up >= 0 (got max_down = {b.max_down}, "
+                         f"max_up = {b.max_up})", field="max_down" if not 0 <= b.max_down < 1 else "max_up")
+    if b.cost_share < 0:
+        raise InputError(f"cost_share is cost as a share of price, so at least 0 (got {b.cost_share})",
+                         field="cost_share")
+    if recent_days < 1:
+        raise InputError(f"recent_days must be at least 1 (got {recent_days})", field="recent_days")
+
+
+def _six_digits(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers to 6 significant digits, as the CSV has always been written (more is noise), in any format."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = [float(f"{v:.6g}") if isinstance(v, float) and math.isfinite(v) else v for v in out[c]]
+    return out
+
+
 def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None, out: str | Path | None = None,
                 recent_days: int = 90, config: ElasticityConfig | None = None, keep: bool = True) -> dict[str, Any]:
     """Elasticities per item and category and price suggestions; ``out`` gets the suggestions file."""
     b = bounds or PriceBounds()
-    if not (0 <= b.max_down < 1 and b.max_up >= 0):
-        raise InputError(f"price bounds must be 0 <= max_down < 1 and max_up >= 0 (got {b.max_down}, {b.max_up})",
-                         field="bounds")
+    check_bounds(b, recent_days)
+    check_writable(out)  # a wrong name or a folder fails before any work, and before anything is stored
     st, close = _store(db)
     try:
         cells = price_cells(st)
@@ -85,16 +121,29 @@ def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None
         if close:
             st.close()
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        sug.reindex(columns=FILE_COLUMNS).to_csv(out, index=False, float_format="%.6g")
+        write_table(_six_digits(sug.reindex(columns=FILE_COLUMNS)), out)
+        log.info("wrote %d price suggestions to %s", len(sug), out)
     return {"controls": CONTROLS, "items": el, "categories": cats, "suggestions": sug, "bounds": b}
+
+
+def parse_split(split: str | datetime) -> datetime:
+    """The backtest's split date; a value that is not a date is an input error naming ``--check``
+    (it used to end in a pandas traceback, after the suggestions had been computed and stored)."""
+    try:
+        ts = pd.Timestamp(split.isoformat() if isinstance(split, datetime) else str(split).strip())
+    except ValueError:
+        raise InputError(f"'{split}' is not a date: use YYYY-MM-DD", field="check") from None
+    if pd.isna(ts):
+        raise InputError(f"'{split}' is not a date: use YYYY-MM-DD", field="check")
+    return ts.to_pydatetime()
 
 
 def check(db: Store | str | None = None, split: str | datetime = "2011-07-01", like_for_like: bool = False) -> dict:
     """The backtest on real price changes after ``split`` against the no-elasticity baseline."""
+    when = parse_split(split)
     st, close = _store(db)
     try:
-        return backtest(st, pd.Timestamp(split).to_pydatetime(), like_for_like=like_for_like)
+        return backtest(st, when, like_for_like=like_for_like)
     finally:
         if close:
             st.close()

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..data.store import Store, open_store
 from ..errors import InputError
+from ..experiment.tables import check_writable, write_table
 from ..logs import get_logger
 from ..risk.features import order_features
 from ..risk.model import RiskConfig, average_precision, precision_at, score_orders
@@ -45,6 +46,10 @@ def score(db: Store | str | None = None, orders_since: str | date | None = None,
           config: RiskConfig | None = None, alert_threshold: float = 0.5, keep: bool = True) -> pd.DataFrame:
     """Scored orders (``order_id, user_id, ts, score, reasons, model`` and the features), newest last."""
     since = parse_date(orders_since)
+    if not 0.0 <= alert_threshold <= 1.0:  # also NaN: it used to replace the alerts with none, silently
+        raise InputError(f"the alert threshold is a score, between 0 and 1 (got {alert_threshold})",
+                         field="alert_threshold")
+    check_writable(out)  # a wrong name or a folder fails before any work, and before anything is stored
     st, close = _store(db)
     try:
         feats = order_features(st)
@@ -61,8 +66,10 @@ def score(db: Store | str | None = None, orders_since: str | date | None = None,
         if close:
             st.close()
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        scored[FILE_COLUMNS].to_csv(out, index=False, float_format="%.6f")
+        # the type follows the name (.csv, .csv.gz, .parquet, .json, .jsonl, .jsonl.gz); scores to 6
+        # decimals, as the CSV has always had them
+        write_table(scored[FILE_COLUMNS].assign(score=scored["score"].round(6)), out)
+        log.info("wrote %d order scores to %s", len(scored), out)
     return scored
 
 

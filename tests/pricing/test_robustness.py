@@ -1,0 +1,106 @@
+"""Pricing used the way a shop's developer would: odd bounds, one price only, every kind of --out."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from shelfwise.cli.main import app
+from shelfwise.data.ingest import ingest
+from shelfwise.errors import InputError
+from shelfwise.experiment.tables import read_table
+from shelfwise.pricing.optimize import PriceBounds
+from shelfwise.service import pricing as svc
+
+
+@pytest.fixture()
+def shop(tmp_path: Path, store):
+    """Item a with strongly elastic demand and moving prices; item one sold at a single price only."""
+    d = tmp_path / "shop"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    ev = []
+    for day in pd.date_range("2024-01-01", periods=120, freq="D"):
+        p = 10 * np.exp(rng.uniform(-0.25, 0.25))
+        q = max(1, int(round(20 * (p / 10) ** -2.5 * np.exp(rng.normal(0, 0.1)))))
+        ev.append((day.isoformat(), f"u{rng.integers(30)}", "a", "purchase", q, round(p, 2), f"o{len(ev)}"))
+        ev.append((day.isoformat(), f"u{rng.integers(30)}", "one", "purchase", 2, 4.0, f"o{len(ev)}"))
+    pd.DataFrame({"item_id": ["a", "one"], "title": [None, "Single price MUG"]}).to_csv(d / "items.csv", index=False)
+    pd.DataFrame(ev, columns=["timestamp", "user_id", "item_id", "event", "quantity", "price", "order_id"]).to_csv(
+        d / "events.csv", index=False)
+    ingest(d, store)
+    return store
+
+
+def test_one_price_item_takes_its_category(shop):
+    res = svc.suggestions(shop, keep=False)
+    el = res["items"].set_index("item_id")
+    assert math.isnan(el.loc["one", "raw"]) and el.loc["one", "source"].startswith("category")
+    sug = res["suggestions"].set_index("item_id")
+    assert set(sug.index) == {"a", "one"} and sug["suggested_price"].notna().all()
+    assert sug.loc["a", "suggested_price"] < sug.loc["a", "price"]    # elastic: the margin optimum is lower
+
+
+@pytest.mark.parametrize("bounds, field", [
+    (PriceBounds(cost_share=float("nan")), "cost_share"),     # used to cut every price by max_down
+    (PriceBounds(cost_share=-1.0), "cost_share"),
+    (PriceBounds(max_up=float("inf")), "max_up"),             # used to keep every price, silently
+    (PriceBounds(min_margin=float("nan")), "min_margin"),
+])
+def test_bounds_that_mean_nothing_are_refused(shop, bounds: PriceBounds, field: str):
+    with pytest.raises(InputError, match=field):
+        svc.suggestions(shop, bounds, keep=False)
+
+
+@pytest.mark.parametrize("days", [0, -5])
+def test_recent_days_below_one_is_refused(shop, days: int):
+    # -5 used to answer "0 suggestions" and 0 to anchor demand on the last second of sales only
+    with pytest.raises(InputError, match="recent_days"):
+        svc.suggestions(shop, recent_days=days, keep=False)
+
+
+@pytest.mark.parametrize("name", ["p.csv", "p.csv.gz", "p.parquet", "p.jsonl", "p.json", "sub/dir/p.csv"])
+def test_out_follows_the_name(shop, tmp_path: Path, name: str):
+    out = tmp_path / name
+    svc.suggestions(shop, out=out, keep=False)
+    got = read_table(out)
+    assert list(got.columns) == svc.FILE_COLUMNS and set(got["item_id"]) == {"a", "one"}
+
+
+def test_bad_out_fails_before_anything_is_stored(shop, tmp_path: Path):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    for out, words in ((tmp_path / "p.txt", "'.txt'"), (folder, "is a folder")):
+        with pytest.raises(InputError, match=words):
+            svc.suggestions(shop, out=out)
+    assert not shop.has_table("price_suggestions") and not (tmp_path / "p.txt").exists()
+
+
+def test_cli_json_is_strict(shop):
+    url = shop.url
+    shop.close()
+    res = CliRunner().invoke(app, ["pricing", "--db", url, "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert got["suggestions"] == 2
+    res = CliRunner().invoke(app, ["pricing", "--db", url, "--cost-share", "nan"])
+    assert res.exit_code == 2 and "cost_share" in res.output and "Traceback" not in res.output
+
+
+def test_check_with_a_bad_date_is_one_line_before_any_work(shop):
+    with pytest.raises(InputError, match="'notadate' is not a date"):
+        svc.check(shop, "notadate")
+    url = shop.url
+    shop.close()
+    res = CliRunner().invoke(app, ["pricing", "--db", url, "--check", "notadate"])
+    assert res.exit_code == 2 and "not a date" in res.output and "Traceback" not in res.output
+    from shelfwise.data.store import open_store
+
+    with open_store(url) as st:
+        assert not st.has_table("price_suggestions")
