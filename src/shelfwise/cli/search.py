@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
+from ..experiment.tables import check_writable
 from ..service import search as svc
 from .common import DbOption, console, handled, print_json
 
@@ -38,7 +39,7 @@ def search(query: Optional[str] = typer.Argument(None, help="What to search for 
                 if not out:
                     console.print(df.head(30).to_string(index=False), highlight=False)
             return
-        svc.check_out(out)  # a wrong name or a folder fails before the index is built
+        check_writable(out)  # a wrong name or a folder fails before the index is built
         hits = svc.search(db, query, k, dense=not no_dense, encoder=encoder, with_reviews=not no_reviews)
         if out:
             import pandas as pd

@@ -27,6 +27,11 @@ class Kind(str, Enum):
 
 EVENT_TYPES: tuple[str, ...] = ("impression", "view", "click", "cart", "favorite", "purchase", "return")
 
+#: each item's catalogue price (its lowest listed ``price``): a purchase row without a price counts at
+#: it in revenue (sales series, dashboard, experiment outcomes, demo report), and 0 only when neither is
+#: known. The batch engines spell the same rule over their ``it`` view (engines/sql.LIST_PRICE).
+LIST_PRICE_SQL = "SELECT item_id, min(price) AS list_price FROM items GROUP BY item_id"
+
 SQL_TYPES: dict[Kind, str] = {
     Kind.ID: "VARCHAR", Kind.TEXT: "VARCHAR", Kind.TIMESTAMP: "TIMESTAMP", Kind.NUMBER: "DOUBLE",
     Kind.PRICE: "DOUBLE", Kind.QUANTITY: "DOUBLE", Kind.POSITION: "INTEGER", Kind.PROBABILITY: "DOUBLE", Kind.RATING: "DOUBLE",

@@ -80,7 +80,7 @@ def events_view(until: datetime | None) -> str:
 
 
 #: each item's catalogue price (the lowest listed): what a purchase row without a price is counted at in
-#: revenue and spend, as the embedded series, the dashboard and the experiment outcomes count it
+#: revenue and spend; data.schema.LIST_PRICE_SQL is the same rule over the store's ``items`` table
 LIST_PRICE = "SELECT item_id, CAST(min(price) AS DOUBLE) AS list_price FROM it GROUP BY item_id"
 
 

@@ -26,6 +26,7 @@ from itertools import accumulate
 
 import pyarrow as pa
 
+from ..data.schema import LIST_PRICE_SQL
 from ..data.store.base import Store
 from ..errors import InputError, UnknownIdError
 from ..logs import get_logger
@@ -244,9 +245,9 @@ def outcome_table(store: Store, experiment: str, *, pre_days: int = 28, until: d
         WITH x AS (SELECT unit_id, (array_agg(arm ORDER BY first_exposed_at, arm))[1] AS arm,
                           min(first_exposed_at) AS first_exposed_at
                    FROM {EXPOSURES} WHERE experiment = ? GROUP BY unit_id),
-        catalogue AS (SELECT item_id, min(price) AS price FROM items GROUP BY item_id),
+        catalogue AS ({LIST_PRICE_SQL}),
         j AS (SELECT x.unit_id, x.arm, x.first_exposed_at, e.event,
-                     coalesce(e.price, c.price, 0) * coalesce(e.quantity, 1) AS value,
+                     coalesce(e.price, c.list_price, 0) * coalesce(e.quantity, 1) AS value,
                      e.timestamp >= x.first_exposed_at{until_sql} AS post,
                      e.timestamp < x.first_exposed_at
                         AND e.timestamp >= x.first_exposed_at - ? AS pre

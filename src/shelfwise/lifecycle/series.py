@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..data.schema import LIST_PRICE_SQL
 from ..data.store import Store
 from ..errors import InputError, StoreError
 from ..logs import get_logger
@@ -38,9 +39,8 @@ CENSOR_DAYS = 14
 #: this many quiet days (or more) between the last sale or return and the as-of date are worth a warning
 QUIET_WARN_DAYS = 7
 
-# Daily net sales per item from the events before an optional cutoff, without zero rows. Revenue is
-# counted as everywhere else (experiment outcomes, dashboard): a purchase without a price takes the
-# item's catalogue price (the lowest listed) and counts 0 only when neither is known.
+# Daily net sales per item from the events before an optional cutoff, without zero rows; revenue by
+# the shared catalogue-price rule (data.schema.LIST_PRICE_SQL).
 _DAILY_SPARSE = """
     SELECT e.item_id, CAST(e.timestamp AS DATE) AS day,
            sum(CASE WHEN e.event = 'purchase' THEN coalesce(e.quantity, 1) ELSE 0 END) AS units,
@@ -50,7 +50,7 @@ _DAILY_SPARSE = """
            count(*) FILTER (WHERE e.event = 'purchase') AS purchase_lines,
            count(DISTINCT e.user_id) FILTER (WHERE e.event = 'purchase') AS buyers
     FROM events e
-    LEFT JOIN (SELECT item_id, min(price) AS list_price FROM all_items GROUP BY item_id) c ON c.item_id = e.item_id
+    LEFT JOIN (""" + LIST_PRICE_SQL + """) c ON c.item_id = e.item_id
     WHERE e.event IN ('purchase', 'return') {cond}
     GROUP BY e.item_id, CAST(e.timestamp AS DATE)
 """

@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ..data.schema import LIST_PRICE_SQL
 from ..data.store import Store
 from ..errors import ShelfwiseError
 from ..logs import get_logger
@@ -86,9 +87,8 @@ def overview(store: Store, *, new_days: int = NEW_DAYS, head_share: float = HEAD
     # without a price takes the item's catalogue price (the lowest listed), and counts 0 only when neither
     # is known
     if _has(store, "items"):
-        catalogue = "LEFT JOIN (SELECT item_id, min(price) AS price FROM items GROUP BY item_id) c " \
-                    "ON c.item_id = e.item_id"
-        price = "coalesce(e.price, c.price, 0)"
+        catalogue = f"LEFT JOIN ({LIST_PRICE_SQL}) c ON c.item_id = e.item_id"
+        price = "coalesce(e.price, c.list_price, 0)"
     else:
         catalogue, price = "", "coalesce(e.price, 0)"
     totals = _rows(store, f"""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.schema import LIST_PRICE_SQL
 from ..data.store import LoadResult, Store
 from ..data.synth import STAGES, SyntheticWorld, Truth
 from ..evaluate.charts import bar_chart, line_chart, stacked_area_chart
@@ -59,15 +60,14 @@ def _overview(report: Report, store: Store, load: LoadResult | None) -> None:
 
 
 def _traffic(report: Report, store: Store) -> None:
-    daily = _rows(store, """
+    daily = _rows(store, f"""
         SELECT CAST(timestamp AS DATE) AS day, count(DISTINCT session_id) AS sessions,
                count(*) FILTER (WHERE event = 'impression') AS impressions,
                count(*) FILTER (WHERE event = 'click') AS clicks,
                count(*) FILTER (WHERE event = 'cart') AS carts,
                count(*) FILTER (WHERE event = 'purchase') AS purchases,
-               coalesce(sum(coalesce(e.price, c.price, 0) * e.quantity) FILTER (WHERE event = 'purchase'), 0) AS revenue
-        FROM events e LEFT JOIN (SELECT item_id, min(price) AS price FROM all_items GROUP BY item_id) c
-             ON c.item_id = e.item_id
+               coalesce(sum(coalesce(e.price, c.list_price, 0) * e.quantity) FILTER (WHERE event = 'purchase'), 0) AS revenue
+        FROM events e LEFT JOIN ({LIST_PRICE_SQL}) c ON c.item_id = e.item_id
         GROUP BY 1 ORDER BY 1""")
     s = report.section("Daily traffic")
     if not daily:

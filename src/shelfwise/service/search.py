@@ -120,17 +120,6 @@ def search(store: Store | str | None, query: str, k: int = 10, *, exclude: list[
                          {n: round(v, 6) for n, v in h.parts.items()}).as_dict() for r, h in enumerate(hits, 1)]
 
 
-def check_out(out: str | Path | None) -> Path | None:
-    """``out`` when it names a result file shelfwise can write, checked before any search runs.
-
-    Why: results used to be written as CSV whatever the name, so ``hits.parquet`` held CSV text, and a
-    folder or a missing parent folder ended in a traceback after the work was done. The file type now
-    follows the name, as for every other ``--out`` (``.csv``, ``.csv.gz``, ``.parquet``, ``.json``,
-    ``.jsonl``, ``.jsonl.gz``); any other name, or a folder, is an input error naming the file.
-    """
-    return check_writable(out)
-
-
 def write_results(df: pd.DataFrame, out: str | Path) -> Path:
     """Write ``query_id,rank,item_id,score`` rows by ``out``'s name (parent folders are created)."""
     path = write_table(df, out)
@@ -197,8 +186,8 @@ def search_many(store: Store | str | None, queries: pd.DataFrame, k: int = 10, *
 def search_file(db: str | None, queries_path: str | Path, k: int = 10, out: str | Path | None = None,
                 dense: bool = True, encoder: str | None = None, with_reviews: bool = True) -> pd.DataFrame:
     """Run every query of a ``query_id,query`` CSV; write ``query_id,rank,item_id,score`` to ``out``
-    (its type by its name, see :func:`check_out`; checked before the queries run)."""
-    check_out(out)
+    (its type by its name, as every ``--out``; checked before the queries run)."""
+    check_writable(out)
     _check_k(k)
     df = search_many(db, read_queries(queries_path), k, dense=dense, encoder=encoder, with_reviews=with_reviews)
     if out:
