@@ -104,3 +104,13 @@ def test_check_with_a_bad_date_is_one_line_before_any_work(shop):
 
     with open_store(url) as st:
         assert not st.has_table("price_suggestions")
+
+
+def test_a_check_without_cases_reports_undefined_not_zero(shop):
+    """A split after the last sale leaves no price change to check: the errors were null but improvement,
+    cases better and direction accuracy read 0.0, as if the model were measured and no better."""
+    res = svc.check(shop, "2030-01-01")
+    assert res["cases"] == 0
+    for run in ("raw", "market_adjusted"):
+        assert res[run]["improvement"] is None and res[run]["cases_better"] is None
+    assert res["direction_accuracy"] is None and res["elasticity_median"] is None

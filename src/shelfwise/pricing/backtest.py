@@ -59,9 +59,10 @@ def backtest(store: Store, split: datetime, min_change: float = 0.05, min_lines:
         err_b = (t["dlogq"] - (0.0 + shift)).abs()
         res[name] = {"mae_log_units_elasticity": round(float(err_e.mean()), 4),
                      "mae_log_units_no_elasticity": round(float(err_b.mean()), 4),
-                     "improvement": round(float(1 - err_e.mean() / err_b.mean()), 4) if len(t) else 0.0,
-                     "cases_better": round(float((err_e < err_b).mean()), 4) if len(t) else 0.0}
+                     # no case: undefined (null), as the errors themselves; 0.0 read as "no better"
+                     "improvement": round(float(1 - err_e.mean() / err_b.mean()), 4) if len(t) else None,
+                     "cases_better": round(float((err_e < err_b).mean()), 4) if len(t) else None}
     d = t[t["dlogp"].abs() >= min_change]
-    res["direction_accuracy"] = round(float((np.sign(d["dlogq"] - d["market"]) == np.sign(d["pred_elastic"])).mean()), 4) if len(d) else 0.0
+    res["direction_accuracy"] = round(float((np.sign(d["dlogq"] - d["market"]) == np.sign(d["pred_elastic"])).mean()), 4) if len(d) else None
     res["elasticity_median"] = round(float(t["elasticity"].median()), 4) if len(t) else None
     return res
