@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..evaluate.split import parse_cutoff
 from ..pricing.optimize import PriceBounds
 from ..service import pricing as svc
 from .common import DbOption, console, handled, print_json
@@ -26,7 +27,7 @@ def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the pr
     """Elasticity per item and category (with 90% intervals and the controls used) and price suggestions."""
     with handled():
         if backtest_split:
-            svc.parse_split(backtest_split)  # a bad date fails before the suggestions are computed and stored
+            parse_cutoff(backtest_split, "check")  # a bad date fails before the suggestions are stored
         res = svc.suggestions(db, PriceBounds(max_up=max_up, max_down=max_down, cost_share=cost_share,
                                               min_margin=min_margin), out, recent_days)
         check = svc.check(db, backtest_split) if backtest_split else None

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..data.store import Store, open_store
 from ..errors import InputError
+from ..evaluate.split import parse_cutoff
 from ..experiment.tables import check_writable, write_table
 from ..logs import get_logger
 from ..pricing.backtest import backtest
@@ -126,21 +127,9 @@ def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None
     return {"controls": CONTROLS, "items": el, "categories": cats, "suggestions": sug, "bounds": b}
 
 
-def parse_split(split: str | datetime) -> datetime:
-    """The backtest's split date; a value that is not a date is an input error naming ``--check``
-    (it used to end in a pandas traceback, after the suggestions had been computed and stored)."""
-    try:
-        ts = pd.Timestamp(split.isoformat() if isinstance(split, datetime) else str(split).strip())
-    except ValueError:
-        raise InputError(f"'{split}' is not a date: use YYYY-MM-DD", field="check") from None
-    if pd.isna(ts):
-        raise InputError(f"'{split}' is not a date: use YYYY-MM-DD", field="check")
-    return ts.to_pydatetime()
-
-
 def check(db: Store | str | None = None, split: str | datetime = "2011-07-01", like_for_like: bool = False) -> dict:
     """The backtest on real price changes after ``split`` against the no-elasticity baseline."""
-    when = parse_split(split)
+    when = parse_cutoff(split, "check")  # a bad date is an input error naming --check, before any work
     st, close = _store(db)
     try:
         return backtest(st, when, like_for_like=like_for_like)

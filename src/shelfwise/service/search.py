@@ -188,7 +188,6 @@ def search_file(db: str | None, queries_path: str | Path, k: int = 10, out: str 
     """Run every query of a ``query_id,query`` CSV; write ``query_id,rank,item_id,score`` to ``out``
     (its type by its name, as every ``--out``; checked before the queries run)."""
     check_writable(out)
-    _check_k(k)
     df = search_many(db, read_queries(queries_path), k, dense=dense, encoder=encoder, with_reviews=with_reviews)
     if out:
         write_results(df, out)
