@@ -72,3 +72,10 @@ def test_a_very_long_title_is_cut_like_any_sentence(tmp_path: Path, store):
     ingest(d, store)
     res = svc.ask(store, "long unicode title mug?")
     assert res["answered"] and all(len(c["text"]) <= 400 for c in res["citations"])
+
+
+def test_item_id_is_read_as_ingest_reads_it(shop):
+    # " mug " used to be "not in the catalog" although ingest stored the item as "mug"
+    assert svc.ask(shop, "is it dishwasher safe?", item_id=" mug ")["answered"]
+    with pytest.raises(InputError, match="item_id is empty"):
+        svc.ask(shop, "is it dishwasher safe?", item_id="  ")

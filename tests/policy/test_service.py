@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from shelfwise.data.store import open_store
+from shelfwise.errors import InputError
 from shelfwise.recommend import Interactions
 from shelfwise.recommend.popular import Popular
 from shelfwise.service import policy as policy_service
@@ -96,3 +97,18 @@ def test_cli_flags_reach_the_service(monkeypatch, tmp_path):
                     "tail_share_target": 0.3, "category_cap": 2, "mmr_relevance": 0.75}
     bad = CliRunner().invoke(app, ["recommend", "--user", "u1", "--exploration-weight", "1.5"])
     assert bad.exit_code != 0
+
+
+def test_ids_given_by_hand_are_trimmed_like_ingest(shop):
+    url, model, users = shop
+    # with bought items filtered the lists are personal: a padded id used to be an unknown user, unfiltered
+    plain = rec_service.recommend(users, 5, filter_purchased=True, db=url, model=model, policy=False)
+    assert not plain.equals(rec_service.recommend(users, 5, filter_purchased=False, db=url, model=model, policy=False))
+    padded = rec_service.recommend([f" {u}\t" for u in users], 5, filter_purchased=True, db=url, model=model,
+                                   policy=False)
+    pd.testing.assert_frame_equal(plain, padded)
+    only = plain["item_id"].iloc[:2].tolist()
+    limited = rec_service.recommend(users[:1], 5, [f" {i} " for i in only], db=url, model=model, policy=False)
+    assert set(limited["item_id"]) == set(only)    # padded --items used to match nothing
+    with pytest.raises(InputError, match="user_id is empty"):
+        rec_service.recommend(["  "], 5, db=url, model=model)

@@ -15,7 +15,8 @@ from shelfwise.cli.main import app
 from shelfwise.data.ingest import ingest
 from shelfwise.errors import InputError
 from shelfwise.experiment.tables import read_table
-from shelfwise.pricing.optimize import PriceBounds
+from shelfwise.pricing.elasticity import _title_kind
+from shelfwise.pricing.optimize import PriceBounds, suggest
 from shelfwise.service import pricing as svc
 
 
@@ -114,3 +115,43 @@ def test_a_check_without_cases_reports_undefined_not_zero(shop):
     for run in ("raw", "market_adjusted"):
         assert res[run]["improvement"] is None and res[run]["cases_better"] is None
     assert res["direction_accuracy"] is None and res["elasticity_median"] is None
+
+
+def _one_item(cost: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    el = pd.DataFrame({"item_id": ["a"], "category": "k", "elasticity": [-2.5], "lo90": [-2.8], "hi90": [-2.2],
+                       "source": "item"})
+    base = pd.DataFrame({"item_id": ["a"], "price": [10.0], "units": [100.0]})
+    if cost is not None:
+        base["cost"] = cost
+    return el, base
+
+
+@pytest.mark.parametrize("bounds, field", [
+    (PriceBounds(cost_share=float("nan")), "cost_share"),
+    (PriceBounds(max_down=1.0), "max_down"),
+    (PriceBounds(grid=1), "grid"),
+])
+def test_library_suggest_checks_its_bounds(bounds: PriceBounds, field: str):
+    # only the service checked them: suggest() itself cut the price by max_down for a NaN cost share
+    with pytest.raises(InputError, match=field):
+        suggest(*_one_item(), bounds)
+
+
+def test_negative_item_cost_is_not_priced_against():
+    # a cost of -5 made the margin (p + 5) q(p): the optimum moved as if every unit were subsidised
+    neg = suggest(*_one_item(cost=-5.0), PriceBounds(max_up=0.3, max_down=0.3, cost_share=0.7, grid=6001)).iloc[0]
+    share = suggest(*_one_item(), PriceBounds(max_up=0.3, max_down=0.3, cost_share=0.7, grid=6001)).iloc[0]
+    assert neg["suggested_price"] == share["suggested_price"]
+    assert "70% of price" in neg["cost_basis"] and "-5" in neg["cost_basis"]
+    assert suggest(*_one_item(cost=0.0)).iloc[0]["cost_basis"] == "item cost"   # free goods do exist
+
+
+@pytest.mark.parametrize("title, kind", [
+    ("PINK TEA TOWELS SET OF 2", "SET"),      # was "2"
+    ("JUMBO BAG 12", "BAG"),                  # was "12"
+    ("Ceramic mug, large.", "LARGE"),
+    ("100", "(none)"),
+    (None, "(none)"),
+])
+def test_title_kind_skips_counts_and_linking_words(title, kind: str):
+    assert _title_kind(title) == kind

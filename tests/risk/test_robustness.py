@@ -87,3 +87,14 @@ def test_alert_threshold_outside_scores_is_refused(shop, threshold: float):
     with pytest.raises(InputError, match="alert threshold"):
         svc.score(shop, alert_threshold=threshold)
     assert not shop.has_table("order_risk_alerts")
+
+
+def test_orders_since_is_checked_like_every_date(shop):
+    # "" used to pass as NaT (every order, silently); a time zone failed later against naive order times
+    with pytest.raises(InputError, match="--orders-since is empty"):
+        svc.score(shop, orders_since=" ", keep=False)
+    with pytest.raises(InputError, match="--orders-since 'soon' is not a date"):
+        svc.score(shop, orders_since="soon", keep=False)
+    naive = svc.score(shop, orders_since="2000-01-01T00:00:00", keep=False)
+    aware = svc.score(shop, orders_since="2000-01-01T02:00:00+02:00", keep=False)
+    assert len(aware) == len(naive) > 0

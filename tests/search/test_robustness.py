@@ -83,6 +83,19 @@ def test_queries_file_problems_are_named(tiny, tmp_path: Path):
         svc.search_file(_db(tiny), ok, k=0, dense=False)
 
 
+def test_duplicate_query_ids_and_empty_files_are_refused(tmp_path: Path):
+    # duplicates used to merge two queries' hits under one id (ranks 1..k twice); a header-only file
+    # printed "Empty DataFrame" and wrote an empty table
+    dup = tmp_path / "dup.csv"
+    dup.write_text("query_id,query\nq1,mug\nq2,bag\nq1,teapot\n")
+    with pytest.raises(InputError, match=r"dup.csv, line 4: query_id 'q1' already used on line 2"):
+        svc.read_queries(dup)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("query_id,query\n")
+    with pytest.raises(InputError, match="empty.csv: no queries"):
+        svc.read_queries(empty)
+
+
 def test_query_without_searchable_words_says_so(tiny):
     import logging
 

@@ -73,11 +73,26 @@ def categories(store: Store) -> dict[str, str]:
     for r in items.itertuples(index=False):
         if isinstance(r.category, str) and r.category.strip():
             out[r.item_id] = " > ".join(p.strip() for p in r.category.split(">")[:2])
-        elif isinstance(r.title, str) and r.title.split():
-            out[r.item_id] = r.title.split()[-1].upper().strip(".,")
         else:
-            out[r.item_id] = "(none)"
+            out[r.item_id] = _title_kind(r.title)
     return out
+
+
+def _title_kind(title: object) -> str:
+    """The title's last word that names something: "PINK TEA TOWELS SET OF 2" -> "SET", not "2".
+
+    Counts and sizes without letters ("2", "12") and linking words ("OF", "AND") end many titles but say
+    nothing of the kind of product, and pooling every "... OF 2" together mixed unrelated goods.
+    """
+    if not isinstance(title, str):
+        return "(none)"
+    words = [w.strip(".,;:()[]\"'!?-/") for w in title.split()]
+    words = [w for w in words if any(ch.isalpha() for ch in w) and w.upper() not in _LINKING]
+    return words[-1].upper() if words else "(none)"
+
+
+# Words that end a title without naming the product ("BOX OF 2", "SET OF 3", "PACK OF 12").
+_LINKING = {"OF", "AND", "WITH", "FOR", "IN", "THE", "A", "AN"}
 
 
 def _design(g: pd.DataFrame, t0: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from ..assistant.passages import load_passages
 from ..data.store import Store, open_store
 from ..errors import ConfigError, InputError
 from ..logs import get_logger
+from .ids import clean_id
 
 log = get_logger(__name__)
 _CACHE: dict[tuple, tuple[tuple, PassageIndex]] = {}
@@ -36,6 +37,7 @@ def ask(store: Store | str | None, question: str, item_id: str | None = None, *,
         raise InputError("the question is empty", field="question")
     if k < 1:  # k = 0 used to quote every supporting sentence, a negative k to cut the list from its end
         raise InputError(f"k must be at least 1 (got {k})", field="k")
+    item_id = clean_id(item_id, "item_id") if item_id is not None else None
     st, close = (store, False) if isinstance(store, Store) else (open_store(store), True)
     try:
         key = (st.url, item_id)

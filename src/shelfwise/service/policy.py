@@ -21,6 +21,7 @@ from ..config import get_settings
 from ..data.store import Store, open_store
 from ..errors import InputError, StoreError
 from ..logs import get_logger
+from .ids import clean_ids
 from ..policy import CandidateLists, ItemContext, PolicyParams, build_chain
 from ..policy import stats as policy_stats
 from ..policy.vectors import item_vectors
@@ -228,7 +229,8 @@ def launch_plan(item_ids: Sequence[str] | None = None, since: datetime | None = 
     from ..policy.launch import plan_launches, save_plans
 
     with open_store(db) as store:
-        plans = plan_launches(store, list(item_ids) if item_ids is not None else None, since, neighbours, top_users)
+        plans = plan_launches(store, clean_ids(item_ids, "item_id") if item_ids is not None else None, since,
+                              neighbours, top_users)
         if save:
             save_plans(store, plans)
     return [p.as_dict() for p in plans]

@@ -68,24 +68,10 @@ def _truthy(value: Any) -> bool:
 
 
 def check_bounds(b: PriceBounds, recent_days: int = 90) -> None:
-    """Refuse bounds that make no price: every one a finite number, ``0 <= max_down < 1``, ``max_up >= 0``,
-    ``cost_share >= 0`` and at least one recent day.
-
-    Why each: a NaN cost share made every margin NaN, so the optimiser took the first grid price and cut
-    every price by ``max_down`` as "maximising margin"; an infinite ``max_up`` kept every price without a
-    word; a negative cost share is no cost; ``recent_days`` below 1 anchored demand on nothing (no
-    suggestions at all) or on the last second of sales.
-    """
-    values = {"max_up": b.max_up, "max_down": b.max_down, "cost_share": b.cost_share, "min_margin": b.min_margin}
-    bad = [f"{k} = {v}" for k, v in values.items() if not math.isfinite(v)]
-    if bad:
-        raise InputError(f"price bounds must be finite numbers (got {', '.join(bad)})", field=bad[0].split(" ")[0])
-    if not (0 <= b.max_down < 1 and b.max_up >= 0):
-        raise InputError(f"price bounds must be 0 <= max_down < 1 and max_up >= 0 (got max_down = {b.max_down}, "
-                         f"max_up = {b.max_up})", field="max_down" if not 0 <= b.max_down < 1 else "max_up")
-    if b.cost_share < 0:
-        raise InputError(f"cost_share is cost as a share of price, so at least 0 (got {b.cost_share})",
-                         field="cost_share")
+    """Refuse bounds that make no price (:meth:`PriceBounds.check`) and a recent window under one day,
+    which anchored demand on nothing (no suggestions at all) or on the last second of sales. Called
+    before any work, so a bad flag costs nothing."""
+    b.check()
     if recent_days < 1:
         raise InputError(f"recent_days must be at least 1 (got {recent_days})", field="recent_days")
 

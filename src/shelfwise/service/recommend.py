@@ -22,6 +22,7 @@ from ..config import get_settings
 from ..data.store import open_store
 from ..errors import InputError, StoreError, UnknownIdError
 from ..logs import get_logger
+from .ids import clean_ids
 
 log = get_logger(__name__)
 
@@ -164,7 +165,8 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
         raise InputError(f"k must be at least 1 (got {k})", field="k")
     if not users:
         raise InputError("no users to recommend for", field="users")
-    users = list(dict.fromkeys(str(u) for u in users))  # one list per user, even when listed twice
+    users = list(dict.fromkeys(clean_ids(users, "user_id")))  # one list per user, even when listed twice
+    items = clean_ids(items, "item_id") if items is not None else None
     model = model or load(model_dir, version)
     from . import policy as policy_service
 
@@ -205,6 +207,7 @@ def recommend(users: Sequence[str], k: int = 10, items: Sequence[str] | None = N
 def similar(item_ids: Sequence[str], k: int = 10, model_dir: str | Path | None = None,
             version: str | None = None, model: Any = None) -> pd.DataFrame:
     """The ``k`` most similar items to each given item: rows ``item_id, rank, similar_item_id, score``."""
+    item_ids = clean_ids(item_ids, "item_id")
     model = model or load(model_dir, version)
     idx = model.data_.item_indices(list(item_ids))
     if (idx < 0).any():

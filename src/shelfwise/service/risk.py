@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..data.store import Store, open_store
 from ..errors import InputError
+from ..evaluate.split import parse_cutoff
 from ..experiment.tables import check_writable, write_table
 from ..logs import get_logger
 from ..risk.features import order_features
@@ -29,13 +30,17 @@ log = get_logger(__name__)
 FILE_COLUMNS = ["order_id", "score", "reasons"]
 
 
-def parse_date(value: str | date | None, field: str = "orders_since") -> pd.Timestamp | None:
+def parse_date(value: str | date | None, field: str = "orders-since") -> pd.Timestamp | None:
+    """``--orders-since`` as a naive UTC timestamp (None: every order), by the project's one date check.
+
+    An empty value used to pass as NaT and a date with a time zone failed later against the naive
+    order times; :func:`~shelfwise.evaluate.split.parse_cutoff` refuses the first and converts the second.
+    """
     if value is None:
         return None
-    try:
-        return pd.Timestamp(value.isoformat() if isinstance(value, (date, datetime)) else str(value).strip())
-    except ValueError:
-        raise InputError(f"'{value}' is not a date: use YYYY-MM-DD", field=field) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = value.isoformat()
+    return pd.Timestamp(parse_cutoff(value, what=field))
 
 
 def _store(db: Store | str | None) -> tuple[Store, bool]:

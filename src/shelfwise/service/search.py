@@ -157,13 +157,20 @@ def _read_queries(p: Path) -> pd.DataFrame:
             raise InputError(f"missing column(s) {', '.join(missing)}; the header must be query_id,query "
                              f"(found: {', '.join(cols) or 'nothing'})", file=str(p), line=1)
         rows = []
+        first_line: dict[str, int] = {}
         for line, row in enumerate(reader, start=2):
             qid, q = (row.get("query_id") or "").strip(), (row.get("query") or "").strip()
             if not qid:
                 raise InputError("empty query_id", file=str(p), line=line, field="query_id")
             if not q:
                 raise InputError(f"query {qid!r} has no text", file=str(p), line=line, field="query")
+            if qid in first_line:  # the output is keyed by query_id: two queries would merge into one list
+                raise InputError(f"query_id {qid!r} already used on line {first_line[qid]}; each query needs "
+                                 "its own id", file=str(p), line=line, field="query_id")
+            first_line[qid] = line
             rows.append((qid, q))
+    if not rows:
+        raise InputError("no queries: the file has a header but no rows", file=str(p))
     return pd.DataFrame(rows, columns=["query_id", "query"])
 
 
