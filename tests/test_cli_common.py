@@ -76,3 +76,10 @@ def test_error_messages_print_brackets_as_written(capsys: pytest.CaptureFixture[
             raise InputError("interval [nan, 1.0] in [bold]file[/bold].csv")
     err = capsys.readouterr().err
     assert "[nan, 1.0]" in err and "[bold]file[/bold].csv" in err
+
+
+def test_an_error_about_a_field_without_such_option_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit):
+        with handled():      # no running command: nothing to name
+            raise InputError("k must be at least 1 (got 0)", field="k")
+    assert capsys.readouterr().err.strip().endswith("(got 0)")

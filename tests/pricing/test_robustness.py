@@ -92,6 +92,9 @@ def test_cli_json_is_strict(shop):
     assert got["suggestions"] == 2
     res = CliRunner().invoke(app, ["pricing", "--db", url, "--cost-share", "nan"])
     assert res.exit_code == 2 and "cost_share" in res.output and "Traceback" not in res.output
+    assert "(option --cost-share)" in res.output   # the flag the user typed, not only the service's field
+    res = CliRunner().invoke(app, ["pricing", "--db", url, "--recent-days", "0"])
+    assert res.exit_code == 2 and "(option --recent-days)" in res.output
 
 
 def test_check_with_a_bad_date_is_one_line_before_any_work(shop):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -66,9 +67,39 @@ def handled() -> Iterator[None]:
     try:
         yield
     except ShelfwiseError as exc:
+        message = str(exc)
+        flag = _flag_for(getattr(exc, "field", None))
+        if flag and flag not in message:
+            message += f" (option {flag})"
         # the message is data, not markup: "[nan, 1.0]" or a file name in brackets must print as written
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _flag_for(field: str | None) -> str | None:
+    """The running command's option for a service's field name (``recent_days`` -> ``--recent-days``).
+
+    The services name their parameters, which the Python caller knows; a command-line user knows the flags.
+    """
+    ctx = _current_context()
+    if not field or ctx is None:
+        return None
+    want = "--" + field.replace("_", "-")
+    return want if any(want in getattr(p, "opts", ()) for p in ctx.command.params) else None
+
+
+def _current_context() -> Any:
+    """The running command's context, or None. Typer (0.2x) runs commands on its own copy of Click,
+    whose context stack is not ``click``'s, and offers no public accessor; both are asked, and without
+    either the message simply goes without the hint."""
+    for name in ("typer._click.globals", "click.globals"):
+        try:
+            ctx = importlib.import_module(name).get_current_context(silent=True)
+        except (ImportError, AttributeError):
+            continue
+        if ctx is not None:
+            return ctx
+    return None
 
 
 def _default(o: object) -> object:
