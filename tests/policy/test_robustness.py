@@ -198,3 +198,28 @@ def test_launch_plan_reasons_name_the_typical_launch_they_compare_with(tmp_path)
     assert "median launch" not in text
     assert "(the average launch: 0.0, as most launches sold nothing then)" in text
     assert "5% for average sales" in text
+
+
+def test_launch_plans_never_take_a_non_product_line_as_neighbour(tmp_path):
+    """A postage line sells with every foreign order; as the closest title it became the new item's
+    neighbour and lent it postage's sales and buyers. Lines flagged non_product are not neighbours."""
+    from shelfwise.data.ingest import ingest
+    from shelfwise.data.store import open_store
+    from shelfwise.policy.launch import plan_launches
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    now = pd.Timestamp("2024-06-30")
+    old, new = (now - pd.Timedelta(days=300)).isoformat(), (now - pd.Timedelta(days=3)).isoformat()
+    pd.DataFrame({"item_id": ["post", "mug", "cup", "bowl", "new"],
+                  "title": ["postage box", "blue mug", "red cup", "green bowl", "postage box stamp"],
+                  "launched_at": [old, old, old, old, new],
+                  "non_product": ["true", "", "", "", ""]}).to_csv(shop / "items.csv", index=False)
+    rows = [((now - pd.Timedelta(days=295 - 14 * d)).isoformat(), f"u{d}", i, "purchase")
+            for d in range(20) for i in ("post", "mug" if d % 2 else "cup", "bowl")]
+    pd.DataFrame(rows, columns=["timestamp", "user_id", "item_id", "event"]).to_csv(shop / "events.csv", index=False)
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        ingest(shop, store)
+        plan = plan_launches(store, ["new"], neighbours=3)[0]
+        assert {n["item_id"] for n in plan.neighbours} == {"mug", "cup", "bowl"}
+        assert plan_launches(store, since=datetime(2024, 1, 1))[0].item_id == "new"

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..data.attrs import non_product
 from ..data.store import Store
 from ..errors import InputError, UnknownIdError
 from .vectors import item_vectors
@@ -85,7 +86,8 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     if (item_ids is None) == (since is None):
         raise InputError("give item ids or a --since date (exactly one)", field="item_id")
     items = store.read("all_items", columns=["item_id", "title", "category", "brand", "price", "launched_at",
-                                             "description"], order_by="item_id").to_pandas()
+                                             "description", "attrs"], order_by="item_id").to_pandas()
+    goods = ~non_product(items["attrs"])  # postage and fees sell with orders, not by taste: never a neighbour
     items["launched_at"] = pd.to_datetime(items["launched_at"], errors="coerce")
     now = now or store.query("SELECT max(timestamp) AS t FROM events").to_pylist()[0]["t"] or datetime.now()
     pos = pd.Series(np.arange(len(items)), index=items["item_id"].astype(str))
@@ -95,7 +97,7 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
             raise UnknownIdError(f"unknown item id(s): {', '.join(missing[:5])}; ingest them first")
         targets = pos[item_ids].to_numpy()
     else:
-        targets = np.flatnonzero((items["launched_at"] >= pd.Timestamp(since)).to_numpy())
+        targets = np.flatnonzero((items["launched_at"] >= pd.Timestamp(since)).to_numpy() & goods)
         if len(targets) == 0:
             raise InputError(f"no item launched on or after {since:%Y-%m-%d}", field="since")
     sales = store.query(
@@ -114,8 +116,9 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     first_event = store.query("SELECT min(timestamp) AS t FROM events").to_pylist()[0]["t"]
     # neighbours whose first four weeks lie inside the event history (else their early sales are unknown)
     observable = ((items["launched_at"] <= horizon) & (items["launched_at"] >= pd.Timestamp(first_event))).to_numpy()
-    if observable.sum() < neighbours:
+    if (observable & goods).sum() < neighbours:
         observable = (items["launched_at"] <= horizon).to_numpy()
+    observable &= goods
     vectors = item_vectors(items)
     prices = pd.to_numeric(items["price"], errors="coerce").to_numpy(float)
     obs_totals = curves[observable].sum(axis=1)

@@ -8,7 +8,6 @@ margin-maximising price within the bounds. Results are kept in the derived table
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ..data.attrs import extra, non_product
 from ..data.store import Store, open_store
 from ..errors import InputError
 from ..evaluate.split import parse_cutoff
@@ -44,27 +44,10 @@ def _recent(store: Store, days: int) -> pd.DataFrame:
         FROM events e, last WHERE e.event = 'purchase' AND e.price > 0 AND e.quantity > 0
           AND e.timestamp >= last.t - ? GROUP BY e.item_id""", [timedelta(days=int(days))]).to_pandas()
     items = store.query("SELECT item_id, attrs FROM items").to_pandas()
-    extra = [_extra(a) for a in items["attrs"]]
-    items["cost"] = pd.to_numeric(pd.Series([e.get("cost") for e in extra], index=items.index, dtype=object),
-                                  errors="coerce")
-    non_product = pd.Series([_truthy(e.get("non_product")) for e in extra], index=items.index, dtype=bool)
-    items = items[~non_product]  # postage, fees, manual lines: not products to price
+    items["cost"] = pd.to_numeric(pd.Series([extra(a).get("cost") for a in items["attrs"]], index=items.index,
+                                            dtype=object), errors="coerce")
+    items = items[~non_product(items["attrs"])]  # postage, fees, manual lines: not products to price
     return df.merge(items[["item_id", "cost"]], on="item_id", how="inner")
-
-
-def _extra(attrs: str | None) -> dict[str, Any]:
-    """The item's extra columns (the JSON ``attrs``); parsed here so the SQL stays portable."""
-    if not attrs:
-        return {}
-    value = json.loads(attrs)
-    return value if isinstance(value, dict) else {}
-
-
-def _truthy(value: Any) -> bool:
-    """A flag given in an extra column: true, 1, yes (any case); anything else is false."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"true", "t", "1", "yes", "y"} if value is not None else False
 
 
 def check_bounds(b: PriceBounds, recent_days: int = 90) -> None:
