@@ -109,7 +109,7 @@ def duck(synth) -> dict:
         booster, report = batch_ranker.fit(train, PARAMS)
         text = booster.model_to_string(num_iteration=booster.best_iteration or None)
         eng.score_booster("feats", text, list(R.FEATURES), "scored", synth[0].parent / "scored-duck")
-        eng.materialise("recommendations", R.top_k(PARAMS))
+        eng.materialise("recommendations", R.top_k(PARAMS, eng.dialect))
         return {"feats": feats, "model": text, "report": report, "scored": _rows(eng.to_arrow("scored")),
                 "recs": _rows(eng.to_arrow("recommendations"))}
 
@@ -130,5 +130,5 @@ def test_spark_features_model_and_lists_identical(spark_engine, synth, duck: dic
     spark_engine.score_booster("feats", duck["model"], list(R.FEATURES), "scored", synth[0].parent / "scored-spark")
     scored = _rows(spark_engine.to_arrow("scored"))
     assert scored == duck["scored"]
-    spark_engine.materialise("recommendations", R.top_k(PARAMS))
+    spark_engine.materialise("recommendations", R.top_k(PARAMS, spark_engine.dialect))
     assert _rows(spark_engine.to_arrow("recommendations")) == duck["recs"]

@@ -139,3 +139,40 @@ def test_until_cuts_on_both_engines(spark_engine, snapshot: Path) -> None:
         before = run_aggregates(engine, snapshot, params)
     assert max(r["day"] for r in before["sales_daily"]) == date(2024, 1, 3)  # day 2: no later event
     assert_same_tables(before, run_aggregates(spark_engine, snapshot, params))
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_lists_never_offer_a_non_product_line(engine_name: str, request, tmp_path: Path) -> None:
+    """A (the best seller) is marked non_product: neither the fused lists nor the ranker's top k offer it,
+    on either engine, while B, C, ... still fill the lists."""
+    import csv as _csv
+
+    shop = write_shop(tmp_path / "shop")
+    items = list(_csv.reader((shop / "items.csv").open()))
+    with (shop / "items.csv").open("w", newline="") as fh:
+        _csv.writer(fh).writerows([items[0] + ["non_product"]] + [r + ["yes" if r[0] == "A" else ""] for r in items[1:]])
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        ingest(shop, store)
+        P.export_snapshot(store, tmp_path / "snap")
+    params = BatchParams(**{**PARAMS.__dict__, "ranker": False})
+    if engine_name == "spark":
+        engine = request.getfixturevalue("spark_engine")
+        lists = _fused(engine, tmp_path, params)
+    else:
+        with get_engine("duckdb") as engine:
+            lists = _fused(engine, tmp_path, params)
+            engine.materialise("scored", "SELECT user_id, item_id, CAST(1.0 AS DOUBLE) AS score FROM recommendations "
+                                         "UNION ALL SELECT user_id, 'A', CAST(9.0 AS DOUBLE) FROM user_profiles")
+            from shelfwise.engines import ranker_sql as R
+
+            engine.materialise("ranked", R.top_k(params, engine.dialect))
+            assert "A" not in {r["item_id"] for r in engine.to_arrow("ranked").to_pylist()}
+    assert lists and "A" not in {r["item_id"] for r in lists}
+    assert {r["item_id"] for r in lists} >= {"B", "C"}
+
+
+def _fused(engine, root: Path, params: BatchParams) -> list[dict]:
+    P.train(engine, root / "snap", params, root / f"agg-{engine.name}", root / f"model-{engine.name}")
+    P.recommend_all(engine, root / "snap", params, root / f"model-{engine.name}", root / f"out-{engine.name}",
+                    prepared=True)
+    return engine.to_arrow("recommendations").to_pylist()

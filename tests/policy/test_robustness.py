@@ -223,3 +223,15 @@ def test_launch_plans_never_take_a_non_product_line_as_neighbour(tmp_path):
         plan = plan_launches(store, ["new"], neighbours=3)[0]
         assert {n["item_id"] for n in plan.neighbours} == {"mug", "cup", "bowl"}
         assert plan_launches(store, since=datetime(2024, 1, 1))[0].item_id == "new"
+
+
+def test_exploration_never_shows_a_new_non_product_line():
+    """A new postage line is a new item by its launch date; exploration used to give it exposure."""
+    now = datetime(2024, 6, 30)
+    items = pd.DataFrame({"item_id": ["old", "new-mug", "new-postage"],
+                          "launched_at": [now - pd.Timedelta(days=300), now - pd.Timedelta(days=2),
+                                          now - pd.Timedelta(days=2)],
+                          "attrs": [None, '{"colour": "blue"}', '{"non_product": "true"}']})
+    ctx = ItemContext.from_frames(items, None, now)
+    pool = Exploration(weight=0.5, cutoff_days=14).pool(ctx)
+    assert list(ctx.item_ids[pool]) == ["new-mug"]

@@ -136,3 +136,47 @@ def test_similar_items_where_defined(fitted):
     assert ids.shape == (2, 3)
     assert "m0" not in set(ids[0]) and "l0" not in set(ids[1])
     assert str(ids[0, 0]).startswith("m") and str(ids[1, 0]).startswith("l")
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_non_product_lines_are_never_recommended(name, tiny, tiny_emb):
+    """A line the catalogue marks as not goods (postage) never fills a slot, not even when listed in
+    ``items``, and is nobody's similar item; the other items are served as before."""
+    import dataclasses
+
+    users = list(tiny.user_ids[:6])
+    plain = FACTORIES[name](tiny_emb).fit(tiny)
+    ids, _ = plain.recommend(users, k=3)
+    top = next(i for i in ids.ravel() if i is not None)
+    items = tiny.items.copy()
+    items["non_product"] = items["item_id"] == top
+    model = FACTORIES[name](tiny_emb).fit(dataclasses.replace(tiny, items=items))
+    ids, _ = model.recommend(users, k=5, items=_targets(name, tiny))
+    got = {i for i in ids.ravel() if i is not None}
+    assert top not in got and got, f"{name}: recommended the non-product line {top}"
+    if hasattr(model, "_item_scores") and name not in {"popular", "trending"}:
+        others = [i for i in tiny.item_ids if i != top][:5]
+        try:
+            sim, _ = model.similar_items(others, k=5)
+        except NotImplementedError:
+            return
+        assert top not in set(sim.ravel()), f"{name}: {top} offered as a similar item"
+
+
+def test_the_non_product_flag_survives_save_and_load(tiny, tmp_path):
+    import dataclasses
+    import json
+
+    from shelfwise.recommend.history import History
+
+    items = tiny.items.copy()
+    items["non_product"] = items["item_id"] == items["item_id"].iloc[0]
+    data = dataclasses.replace(tiny, items=items)
+    save_data(tmp_path / "d", data, History.from_interactions(data))
+    back, _ = load_data(tmp_path / "d")
+    assert back.items["non_product"].tolist() == items["non_product"].tolist()
+    catalog = tmp_path / "d" / "catalog.json"   # a model set written before the flag: every item is goods
+    old = json.loads(catalog.read_text())
+    old.pop("non_product")
+    catalog.write_text(json.dumps(old))
+    assert not load_data(tmp_path / "d")[0].items["non_product"].any()

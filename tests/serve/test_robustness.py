@@ -185,3 +185,24 @@ def test_concurrent_identical_posts_are_stored_once(write_key) -> None:
         codes = list(ex.map(lambda _: c.post("/v1/events", json=batch, headers=_auth(write)).status_code, range(24)))
     assert set(codes) == {200}
     assert store.count("events") == before + 2
+
+
+def test_non_product_lines_are_never_served(make_app, shop_copy) -> None:
+    """Postage marked in the catalogue is not served by any source: the model list of a set trained
+    before the flag, live neighbours, trending or popular."""
+    import duckdb
+
+    c = TestClient(make_app(demo_mode=True))
+    first = c.get("/v1/recommend", params={"user_id": "someone-new", "k": 5}).json()["items"][0]["item_id"]
+    c.app.state.intake.stop()
+    with duckdb.connect(str(shop_copy["db"])) as con:
+        assert con.execute("UPDATE items SET attrs = '{\"non_product\": \"true\"}' WHERE item_id = ?",
+                           [first]).fetchall()[0][0] == 1
+    c = TestClient(make_app(demo_mode=True))
+    for n in range(3):  # trending too, and a live neighbour of what the user just clicked
+        assert c.post("/v1/events", json=[_event(f"other{n}", first, "click")]).status_code == 200
+    users = ["someone-new", "other0"] + [str(u) for u in
+                                        c.app.state.models.current.model.data_.user_ids[:5]]
+    for user in users:
+        items = [i["item_id"] for i in c.get("/v1/recommend", params={"user_id": user, "k": 50}).json()["items"]]
+        assert items and first not in items, user

@@ -169,4 +169,4 @@ def recommend(engine: Engine, params: BatchParams, now: datetime, model_dir: Pat
     build_features(engine, params, now, times)
     text = (model_dir / MODEL_FILE).read_text()
     times.timed("ranker:score", engine.score_booster, "feats", text, list(R.FEATURES), "scored", out_dir / "scored")
-    times.timed("ranker:top_k", engine.materialise, "recommendations", R.top_k(params))
+    times.timed("ranker:top_k", engine.materialise, "recommendations", R.top_k(params, engine.dialect))

@@ -34,7 +34,7 @@ from .base import Engine
 log = get_logger(__name__)
 
 SNAPSHOT_EVENTS = ("timestamp", "user_id", "item_id", "event", "quantity", "price", "order_id")
-SNAPSHOT_ITEMS = ("item_id", "category", "price", "launched_at")
+SNAPSHOT_ITEMS = ("item_id", "category", "price", "launched_at", "attrs")
 
 
 @dataclass
@@ -166,5 +166,5 @@ def recommend_all(engine: Engine, snapshot: Path, params: Q.BatchParams, model_d
     else:
         times.timed("als_candidates", engine.als_candidates, model_dir, params, "als_cands")
         times.timed("buy_candidates", engine.materialise, "buy_cands", Q.buy_again(params))
-        times.timed("fuse", engine.materialise, "recommendations", Q.fuse(params))
+        times.timed("fuse", engine.materialise, "recommendations", Q.fuse(params, engine.dialect))
     return times.timed("recommendations:write", engine.write_parquet, "recommendations", out_dir / "recommendations")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .sql import BatchParams, Dialect
+from .sql import BatchParams, Dialect, non_product
 
 #: event weights of the item demand features (recommend/popular.py DEMAND_WEIGHTS)
 DEMAND_WEIGHTS: dict[str, float] = {"purchase": 1.0, "cart": 0.3, "favorite": 0.2, "click": 0.05, "view": 0.05}
@@ -308,11 +308,12 @@ TRAINING_ROWS = """
     LEFT JOIN labels l ON l.user_id = f.user_id AND l.item_id = f.item_id"""
 
 
-def top_k(p: BatchParams) -> str:
-    """Each user's ``k`` best scored candidates (ties by item id), in the recommendations layout."""
+def top_k(p: BatchParams, d: Dialect) -> str:
+    """Each user's ``k`` best scored candidates (ties by item id), in the recommendations layout; lines
+    marked non-product (postage) are scored like any candidate but never listed."""
     return f"""
         SELECT user_id, CAST(rank AS BIGINT) AS rank, item_id, score FROM (
             SELECT user_id, item_id, score,
                    row_number() OVER (PARTITION BY user_id ORDER BY score DESC, item_id) AS rank
-            FROM scored) x
+            FROM scored WHERE item_id NOT IN ({non_product(d)})) x
         WHERE rank <= {int(p.k)}"""

@@ -32,12 +32,22 @@ class Dialect:
     day_grid: str
     #: ``{x}`` is a TIMESTAMP expression; the result is whole seconds since 1970-01-01 as DOUBLE
     epoch: str = ""
+    #: ``{x}`` is JSON text, ``{key}`` a top-level key; the result is that value as text (NULL when absent)
+    json_field: str = ""
 
 
 DUCKDB = Dialect("duckdb",
                  "CAST(unnest(generate_series(CAST({a} AS TIMESTAMP), CAST({b} AS TIMESTAMP), INTERVAL 1 DAY)) AS DATE)",
-                 "floor(epoch({x}))")
-SPARK = Dialect("spark", "explode(sequence({a}, {b}, INTERVAL 1 DAY))", "CAST(unix_timestamp({x}) AS DOUBLE)")
+                 "floor(epoch({x}))", "json_extract_string({x}, '$.{key}')")
+SPARK = Dialect("spark", "explode(sequence({a}, {b}, INTERVAL 1 DAY))", "CAST(unix_timestamp({x}) AS DOUBLE)",
+                "get_json_object({x}, '$.{key}')")
+
+
+def non_product(d: Dialect) -> str:
+    """Ids of the lines the catalogue marks as not goods (the items' extra column ``non_product`` read as
+    :mod:`shelfwise.data.attrs` reads it): no list offers them, as no local recommender does."""
+    flag = d.json_field.format(x="attrs", key="non_product")
+    return f"SELECT DISTINCT item_id FROM it WHERE lower(trim({flag})) IN ('true', 't', '1', 'yes', 'y')"
 
 
 @dataclass(frozen=True)
@@ -221,7 +231,7 @@ def buy_again(p: BatchParams) -> str:
         WHERE r <= {int(p.candidates)}"""
 
 
-def fuse(p: BatchParams) -> str:
+def fuse(p: BatchParams, d: Dialect) -> str:
     """Final lists: reciprocal-rank fusion of ALS, buy-again and popular candidates, top ``k`` per user.
 
     Needs the views ``als_cands`` (user_id, item_id, r), ``buy_cands`` (same) and ``popularity``; every
@@ -237,7 +247,8 @@ def fuse(p: BatchParams) -> str:
             UNION ALL SELECT user_id, item_id, CAST({float(w['buy'])} AS DOUBLE) / ({c} + r) AS s FROM buy_cands
             UNION ALL SELECT u.user_id, p.item_id, CAST({float(w['pop'])} AS DOUBLE) / ({c} + p.r) AS s
                       FROM user_profiles u CROSS JOIN pop p),
-        summed AS (SELECT user_id, item_id, sum(s) AS score FROM allc GROUP BY user_id, item_id),
+        summed AS (SELECT user_id, item_id, sum(s) AS score FROM allc
+                   WHERE item_id NOT IN ({non_product(d)}) GROUP BY user_id, item_id),
         ranked AS (SELECT user_id, item_id, score,
                           row_number() OVER (PARTITION BY user_id ORDER BY score DESC, item_id) AS rank
                    FROM summed)

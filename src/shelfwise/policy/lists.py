@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.attrs import non_product
 from ..evaluate.metrics import tail_mask
 
 #: where a slot's item came from, kept along the chain (for reasons and logging)
@@ -118,7 +119,7 @@ class ItemContext:
     ``age_days`` is NaN where the launch date is unknown (never counted as new); ``interactions``
     defines head and tail; ``category`` codes are -1 when unknown; ``vectors`` (optional, rows
     L2-normalised) are content vectors for MMR and for the exploration prior; ``in_stock`` (optional)
-    False for items that must not be shown; ``impressions`` / ``clicks`` / ``purchases`` are the live
+    False for items that must not be shown (out of stock, or lines the catalogue marks ``non_product``); ``impressions`` / ``clicks`` / ``purchases`` are the live
     exploration statistics (see :mod:`.stats`).
     """
 
@@ -201,6 +202,10 @@ class ItemContext:
             qty = stock.groupby(stock["item_id"].astype(str))["quantity"].last()
             q = qty.reindex(ids).to_numpy(dtype=np.float64)
             in_stock = ~(np.isfinite(q) & (q <= 0))
+        flagged = (np.array([isinstance(v, (bool, np.bool_)) and bool(v) for v in items["non_product"]], dtype=bool)
+                   if "non_product" in items else non_product(items["attrs"]) if "attrs" in items else None)
+        if flagged is not None and flagged.any():  # postage and fees: never shown, like an item out of stock
+            in_stock = ~flagged if in_stock is None else in_stock & ~flagged
         price = pd.to_numeric(items["price"], errors="coerce").to_numpy(np.float64) if "price" in items else None
         return cls(ids, age, inter, codes.astype(np.int64), now, vectors=vectors, in_stock=in_stock, price=price,
                    attributes=items.set_index(pd.RangeIndex(len(ids))), head_share=head_share,

@@ -91,6 +91,9 @@ class Recommender(abc.ABC):
                        items: Sequence[str] | None, filter_seen: bool) -> np.ndarray:
         data: Interactions = self.data_
         scores = scores.copy()
+        never = self._non_product()
+        if never is not None:
+            scores[:, never] = -np.inf
         if items is not None:
             allowed = np.zeros(data.n_items, dtype=bool)
             idx = data.item_indices(list(items))
@@ -106,6 +109,16 @@ class Recommender(abc.ABC):
                 sub = bought[uidx[rows]].tocoo()
                 scores[rows[sub.row], sub.col] = -np.inf
         return scores
+
+    def _non_product(self) -> np.ndarray | None:
+        """Columns of lines the catalogue marks as not goods (postage, fees): never in a list, even when
+        listed in ``items``. On Online Retail the hybrid put POSTAGE in 116 of 1,399 users' top 10 (it is
+        bought with most foreign orders), a slot no shop wants to fill with a delivery charge."""
+        flags = self.data_.items.get("non_product")
+        if flags is None:
+            return None
+        mask = flags.to_numpy(dtype=bool)
+        return mask if mask.any() else None
 
     def _purchased_matrix(self) -> Any:
         cached = getattr(self, "purchased_", None)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..data.attrs import non_product
 from ..data.store import Store
 
 # How much one event of each type says about a user's interest (used for the implicit matrix).
@@ -28,7 +29,9 @@ class Interactions:
     ``events`` columns: user_idx (int32, -1 for anonymous), item_idx (int32), timestamp
     (datetime64[ns]), event (str), quantity (float), weight (float), session_id, order_id.
     ``items`` holds one row per item index (item_id, title, description, category, brand, price,
-    launched_at) in index order, including catalog items that have no events.
+    launched_at, non_product) in index order, including catalog items that have no events.
+    ``non_product`` marks lines the catalogue flags as not goods (postage, fees; see
+    :mod:`shelfwise.data.attrs`): every recommender leaves them out of its lists.
     """
 
     user_ids: np.ndarray  # object array: index -> user id
@@ -101,10 +104,12 @@ class Interactions:
             if col not in ev.columns:
                 ev[col] = default
         ev["quantity"] = ev["quantity"].fillna(1.0).astype(float)
-        item_cols = ["item_id", "title", "description", "category", "brand", "price", "launched_at"]
+        item_cols = ["item_id", "title", "description", "category", "brand", "price", "launched_at", "non_product"]
         if items is None:
             items = pd.DataFrame(columns=item_cols)
         items = items.copy()
+        if "non_product" not in items.columns and "attrs" in items.columns:
+            items["non_product"] = non_product(items["attrs"])
         for col in item_cols:
             if col not in items.columns:
                 items[col] = None
@@ -119,6 +124,8 @@ class Interactions:
         ev["item_idx"] = ev["item_id"].astype(str).map(item_pos).astype(np.int64).to_numpy()
         ev = ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
         catalog = pd.DataFrame({"item_id": item_ids}).merge(items[item_cols], on="item_id", how="left")
+        catalog["non_product"] = np.array([isinstance(v, (bool, np.bool_)) and bool(v) for v in catalog["non_product"]],
+                                          dtype=bool)
         now = now or (ev["timestamp"].max().to_pydatetime() if len(ev) else datetime.now())
         keep = ["user_idx", "item_idx", "timestamp", "event", "quantity", "session_id", "order_id", "position",
                 "user_id", "item_id"]
@@ -144,5 +151,5 @@ class Interactions:
                             order_by="timestamp, user_id, item_id, event, order_id, session_id, quantity, price"
                             ).to_pandas()
         items = store.read("all_items", columns=["item_id", "title", "description", "category", "brand",
-                                                 "price", "launched_at"], order_by="item_id").to_pandas()
+                                                 "price", "launched_at", "attrs"], order_by="item_id").to_pandas()
         return cls.from_frames(events, items, now=until)

@@ -109,6 +109,9 @@ class HistoryRecommender(Recommender):
         if known.any():
             scores[known] = self._item_scores(idx[known])
         scores[np.arange(len(idx))[known], idx[known]] = -np.inf
+        never = self._non_product()
+        if never is not None:  # "customers also bought: postage" says nothing about the item
+            scores[:, never] = -np.inf
         return _top_k(scores, self.data_.item_ids, k)
 
     def _item_scores(self, item_idx: np.ndarray) -> np.ndarray:

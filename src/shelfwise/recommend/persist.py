@@ -26,7 +26,7 @@ from .history import EVENT_TYPES, History
 COMPONENT = "recommender"
 MODEL_SET = "model_set"
 CURRENT = "current"
-_CATALOG = ("item_id", "title", "description", "category", "brand", "price", "launched_at")
+_CATALOG = ("item_id", "title", "description", "category", "brand", "price", "launched_at", "non_product")
 
 
 def save_component(model: HistoryRecommender, directory: Path) -> None:
@@ -76,6 +76,9 @@ def load_data(directory: Path) -> tuple[Interactions, History]:
     catalog = pd.DataFrame(load_json(directory, "catalog"))
     catalog["price"] = pd.to_numeric(catalog["price"], errors="coerce")
     catalog["launched_at"] = pd.to_datetime(catalog["launched_at"], errors="coerce")
+    # model sets written before the flag existed recommend every item, as they did
+    catalog["non_product"] = (catalog["non_product"].fillna(False).astype(bool) if "non_product" in catalog.columns
+                              else False)
     known = h["user"] < len(user_ids)
     names = np.asarray(EVENT_TYPES + ("unknown",), dtype=object)
     events = pd.DataFrame({

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.attrs import non_product
 from ..data.store import Store
 from ..errors import ModelNotFound
 from ..logs import get_logger
@@ -42,6 +43,7 @@ class Catalog:
     percentile: dict[str, float]              # popularity percentile in [0, 1] (1: the most popular)
     launched: dict[str, datetime]             # launch date (or first event) per item
     titles: dict[str, str]
+    non_product: frozenset[str] = frozenset()  # postage, fees (the items' non_product column): never served
 
     def new_items(self, age_days: int) -> list[str]:
         if self.now is None:
@@ -54,12 +56,15 @@ def read_catalog(store: Store, window_days: int = 30) -> Catalog:
     """Popularity, launch dates and titles, with portable SQL and bound parameters only."""
     titles: dict[str, str] = {}
     launched: dict[str, datetime] = {}
+    never: set[str] = set()
     if store.has_table("items"):
-        for r in store.query("SELECT item_id, title, launched_at FROM items").to_pylist():
+        for r in store.query("SELECT item_id, title, launched_at, attrs FROM items").to_pylist():
             if r["title"]:
                 titles[r["item_id"]] = r["title"]
             if r["launched_at"] is not None:
                 launched[r["item_id"]] = r["launched_at"]
+            if non_product([r["attrs"]])[0]:
+                never.add(r["item_id"])
     now = None
     popular: list[tuple[str, float]] = []
     percentile: dict[str, float] = {}
@@ -71,10 +76,10 @@ def read_catalog(store: Store, window_days: int = 30) -> Catalog:
         rows = store.query(f"SELECT item_id, sum({_EVENT_W}) AS w FROM events WHERE timestamp > ? "
                            "GROUP BY item_id", [now - timedelta(days=window_days)]).to_pylist()
         rows = sorted(((r["item_id"], float(r["w"] or 0.0)) for r in rows), key=lambda kv: -kv[1])
-        popular = [kv for kv in rows if kv[1] > 0][:500]
+        popular = [kv for kv in rows if kv[1] > 0 and kv[0] not in never][:500]
         n = max(len(rows) - 1, 1)
         percentile = {item: 1.0 - k / n for k, (item, _) in enumerate(rows)}
-    return Catalog(now, popular, percentile, launched, titles)
+    return Catalog(now, popular, percentile, launched, titles, frozenset(never))
 
 
 def exploration_seed(store: Store, items: list[str], now: datetime | None, days: int) -> list[tuple[str, int, int]]:

@@ -77,8 +77,9 @@ def candidates(ms: ModelSet, live: LiveState, user_id: str, base: list[tuple[str
     bought = {r.item_id for r in live.recent_of(user_id) if r.event == "purchase"}
     reasons: dict[str, list[str]] = {}
     if base and not live_list:  # the common case: the model's list as it is (reasons filled in on output)
-        if bought:
-            base = [kv for kv in base if kv[0] not in bought]
+        drop = bought | ms.catalog.non_product  # a model set trained before the flag may still list them
+        if drop:
+            base = [kv for kv in base if kv[0] not in drop]
         return base[:depth], reasons, True, ["model"]
     sources: dict[str, list[tuple[str, float]]] = {}
     if base:
@@ -100,7 +101,7 @@ def candidates(ms: ModelSet, live: LiveState, user_id: str, base: list[tuple[str
                 reasons.setdefault(item, []).append("trending now")
             elif name == "popular" and rank < 20 and not base:
                 reasons.setdefault(item, []).append("popular in the shop")
-    for item in bought:
+    for item in bought | ms.catalog.non_product:  # live neighbours and trending know no catalogue flags
         fused.pop(item, None)
     ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:depth]
     for item, _ in ranked:

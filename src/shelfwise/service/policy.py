@@ -77,7 +77,7 @@ def context_from_store(store: Store, now: datetime | None = None, head_share: fl
     if now is None:
         now = store.query("SELECT max(timestamp) AS t FROM events").to_pylist()[0]["t"]
     items = store.read("all_items", columns=["item_id", "title", "description", "category", "brand", "price",
-                                             "launched_at"], order_by="item_id").to_pandas()
+                                             "launched_at", "attrs"], order_by="item_id").to_pandas()
     pairs = _interactions(store, now)
     per_item = pairs.groupby("item_id")["n"].sum()
     stock = None
