@@ -18,6 +18,11 @@ AsOfOption = typer.Option(None, "--as-of", help="Use only events strictly before
 JsonOption = typer.Option(False, "--json", help="Print the result rows as JSON instead of a summary.")
 
 
+def _n(count: int, word: str) -> str:
+    """"1 item", "2 items", "1,000 items"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _print_frame(df: pd.DataFrame, title: str, limit: int = 20) -> None:
     table = Table(title=title)
     for col in df.columns:
@@ -27,7 +32,7 @@ def _print_frame(df: pd.DataFrame, title: str, limit: int = 20) -> None:
                         (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
     console.print(table)
     if len(df) > limit:
-        console.print(f"... {len(df) - limit:,} more rows (use --out FILE for all)")
+        console.print(f"... {_n(len(df) - limit, 'more row')} (use --out FILE for all)")
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, object]]:
@@ -59,7 +64,7 @@ def lifecycle(as_of: Optional[str] = AsOfOption,
         return
     _print_frame(svc.stage_counts(df), "items per lifecycle stage", limit=50)
     if out:
-        console.print(f"wrote {len(df):,} items to {out}", highlight=False)
+        console.print(f"wrote {_n(len(df), 'item')} to {out}", highlight=False)
 
 
 def forecast(freq: str = typer.Option("W", "--freq", help="Period: W (weeks, starting on the --as-of weekday: "
@@ -80,11 +85,11 @@ def forecast(freq: str = typer.Option("W", "--freq", help="Period: W (weeks, sta
         print_json(_records(svc._file_view(df)))
         return
     models = df.drop_duplicates("item_id")["model"].value_counts()
-    console.print(f"{df['item_id'].nunique():,} items forecast {horizon} periods from "
+    console.print(f"{_n(df['item_id'].nunique(), 'item')} forecast {_n(horizon, 'period')} from "
                   f"{df['period_start'].min() if len(df) else '-'}", highlight=False)
     _print_frame(models.rename_axis("model").reset_index(name="items"), "models chosen per item")
     if out:
-        console.print(f"wrote {len(df):,} rows to {out}", highlight=False)
+        console.print(f"wrote {_n(len(df), 'row')} to {out}", highlight=False)
 
 
 def inventory(as_of: Optional[str] = AsOfOption,
@@ -107,13 +112,13 @@ def inventory(as_of: Optional[str] = AsOfOption,
     if len(urgent):
         _print_frame(urgent[["item_id", "stage", "action", "stock", "reorder_point", "order_qty"]], "items to act on")
     if out:
-        console.print(f"wrote {len(df):,} items to {out}", highlight=False)
+        console.print(f"wrote {_n(len(df), 'item')} to {out}", highlight=False)
 
 
 def alerts(as_of: Optional[str] = AsOfOption,
            days: int = typer.Option(28, "--days", help="How many days before --as-of to look at."),
            out: Optional[Path] = typer.Option(None, "--out", help="Write every alert to this file."),
-           limit: int = typer.Option(20, "--limit", help="Alerts to show per kind."),
+           limit: int = typer.Option(20, "--limit", min=1, help="Alerts to show per kind."),
            db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
     """Demand spikes and drops, bulk purchases, unusual return rates and price anomalies, with evidence."""
     with handled():
@@ -126,7 +131,7 @@ def alerts(as_of: Optional[str] = AsOfOption,
     for kind, g in df.groupby("kind", sort=True):
         _print_frame(g[["item_id", "when", "severity", "message"]], f"{kind}: {len(g):,}", limit=limit)
     if out:
-        console.print(f"wrote {len(df):,} alerts to {out}", highlight=False)
+        console.print(f"wrote {_n(len(df), 'alert')} to {out}", highlight=False)
 
 
 def lifecycle_report(out: Path = typer.Option(Path("lifecycle_report.html"), "--out",
@@ -146,7 +151,7 @@ def sales_series(db: Optional[str] = DbOption) -> None:
     with handled():
         counts = svc.refresh_series(db)
     for table, n in counts.items():
-        console.print(f"{table}: {n:,} rows", highlight=False)
+        console.print(f"{table}: {_n(n, 'row')}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -34,7 +34,8 @@ def _suffix(path: Path) -> str:
 
 def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES) -> Path | None:
     """``path`` as a Path when it names a file of one of ``formats`` (by default what :func:`write_table`
-    writes); None when no file is asked for; else an input error naming the formats.
+    writes); None when no file is asked for; else an input error naming the formats, or the file that
+    stands where a parent folder would have to be made.
 
     Commands call it before any work, so a misspelt ``--out`` (or a folder) fails at once, not after
     minutes of computing (and without storing a result that was never written).
@@ -47,6 +48,11 @@ def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES)
     if not p.name.lower().endswith(formats):
         raise InputError(f"unsupported file type '{p.suffix or '(none)'}': the output must end in "
                          f"{' or '.join(formats)}", file=str(p), field="out")
+    for parent in p.absolute().parents:  # the nearest existing folder above: a file there blocks the path
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"cannot write here: {parent} is a file, not a folder", file=str(p), field="out")
+            break
     return p
 
 
@@ -109,13 +115,16 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """
     p = Path(path)
     suffix = _suffix(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        df.to_parquet(p, index=False)
-    elif suffix.startswith(".csv"):
-        df.to_csv(p, index=False)
-    elif suffix.startswith(".jsonl"):
-        df.to_json(p, orient="records", lines=True, date_format="iso")
-    else:
-        df.to_json(p, orient="records", date_format="iso", indent=1)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            df.to_parquet(p, index=False)
+        elif suffix.startswith(".csv"):
+            df.to_csv(p, index=False)
+        elif suffix.startswith(".jsonl"):
+            df.to_json(p, orient="records", lines=True, date_format="iso")
+        else:
+            df.to_json(p, orient="records", date_format="iso", indent=1)
+    except OSError as exc:  # a full disk, no permission, a read-only place: one line naming the file
+        raise InputError(f"cannot write the result file: {exc.strerror or exc}", file=str(p), field="out") from None
     return p

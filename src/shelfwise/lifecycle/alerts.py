@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
@@ -25,6 +26,8 @@ import pandas as pd
 from scipy.stats import poisson
 
 from ..data.store import Store
+from ..errors import InputError
+from ..jsonsafe import finite
 from ..logs import get_logger
 from .forecast import ForecastConfig, forecast_panel
 from .series import FREQS, SalesPanel
@@ -32,6 +35,8 @@ from .series import FREQS, SalesPanel
 log = get_logger(__name__)
 
 COLUMNS = ["kind", "item_id", "when", "severity", "message", "evidence"]
+#: the longest window (--days) alerts look at: three years, as far as a forecast may reach
+MAX_DAYS = 3 * 365
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,36 @@ class AlertRules:
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    def check(self) -> None:
+        """Every threshold a finite number in its range; an error names the field and the value."""
+        if not (isinstance(self.days, numbers.Integral) and 7 <= self.days <= MAX_DAYS):
+            raise InputError(f"--days must be between 7 (one week) and {MAX_DAYS} (three years), not {self.days}",
+                             field="days")
+        bounds: dict[str, tuple[float, float, bool]] = {  # field -> (low, high, low allowed)
+            "level": (1.0, 100.0, True), "return_p": (0.0, 1.0, False), "min_units": (0.0, math.inf, True),
+            "bulk_factor": (0.0, math.inf, True), "bulk_p99_factor": (0.0, math.inf, True),
+            "bulk_min_units": (0.0, math.inf, True), "bulk_min_lines": (1.0, math.inf, True),
+            "min_returns": (0.0, math.inf, True), "price_ratio": (1.0, math.inf, True),
+            "min_price_lines": (1.0, math.inf, True)}
+        for name, (low, high, closed) in bounds.items():
+            value = getattr(self, name)
+            ok = isinstance(value, numbers.Real) and math.isfinite(value) and (value >= low if closed else value > low)
+            if not ok or not value < high:
+                raise InputError(f"alert rule {name} must be a number {'from' if closed else 'above'} {low:g}"
+                                 f"{'' if math.isinf(high) else f' and below {high:g}'}, not {value}", field=name)
+
+
+def _num(value: object) -> float:
+    """A count that SQL or pandas may give as None or NaN (no row in the window): 0 then."""
+    if value is None:
+        return 0.0
+    f = float(value)  # type: ignore[arg-type]
+    return 0.0 if math.isnan(f) else f
+
 
 def _row(kind: str, item: str, when: object, severity: float, message: str, evidence: dict[str, object]) -> dict[str, object]:
     return {"kind": kind, "item_id": item, "when": when, "severity": round(float(severity), 3), "message": message,
-            "evidence": json.dumps(evidence, default=str, sort_keys=True)}
+            "evidence": json.dumps(finite(evidence), default=str, sort_keys=True, allow_nan=False)}
 
 
 def demand_alerts(panel: SalesPanel, rules: AlertRules, cfg: ForecastConfig | None = None) -> list[dict[str, object]]:
@@ -160,7 +191,7 @@ def return_alerts(store: Store, as_of: date, rules: AlertRules) -> list[dict[str
                         f"{r.return_lines} return lines against {r.bought_lines} purchase lines in the last "
                         f"{rules.days} days (shop rate {shop_rate:.1%}; p = {p:.1e})",
                         {"return_lines": int(r.return_lines), "purchase_lines": int(r.bought_lines),
-                         "returned_units": float(r.returned_units or 0), "bought_units": float(r.bought_units or 0),
+                         "returned_units": _num(r.returned_units), "bought_units": _num(r.bought_units),
                          "rate": None if math.isinf(rate) else round(rate, 4), "shop_rate": round(shop_rate, 4),
                          "p_value": p}))
     return out
@@ -200,6 +231,7 @@ def price_alerts(store: Store, as_of: date, rules: AlertRules) -> list[dict[str,
 def all_alerts(store: Store, panel: SalesPanel, rules: AlertRules | None = None) -> pd.DataFrame:
     """Every alert as of ``panel.as_of``, most severe first within each kind."""
     rules = rules or AlertRules()
+    rules.check()
     rows = (demand_alerts(panel, rules) + bulk_alerts(store, panel.as_of, rules)
             + return_alerts(store, panel.as_of, rules) + price_alerts(store, panel.as_of, rules))
     df = pd.DataFrame(rows, columns=COLUMNS)

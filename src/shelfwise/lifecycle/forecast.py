@@ -55,6 +55,8 @@ SF_MODELS: tuple[str, ...] = ("ets", "theta", "ses", "croston_sba", "adida", "im
 WINDOWS: tuple[int, ...] = (4, 6, 8)
 COMBINED = "combined"
 DEMAND_CLASSES: tuple[str, ...] = ("smooth", "erratic", "intermittent", "lumpy", "short")
+#: the farthest a forecast may reach (156 weeks or 1,095 days): sales history says nothing beyond it
+MAX_HORIZON_DAYS = 3 * 365
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,13 @@ class ForecastConfig:
             raise InputError(f"--horizon must be at least 1, not {self.horizon}", field="horizon")
         if not 0 < self.level < 100:
             raise InputError(f"the interval level must be between 0 and 100, not {self.level}", field="level")
+        if self.level < 1:
+            # 0.8 is the --service-level habit (a fraction); an interval of 0.8 % is never what is meant
+            raise InputError(f"--level is a percentage (80 = an 80 % interval), not a fraction: {self.level:g} "
+                             f"would be a {self.level:g} % interval; did you mean {self.level * 100:g}?",
+                             field="level")
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise InputError(f"--jobs must be 1 or more (or -1: every core), not {self.n_jobs}", field="n_jobs")
         if not self.windows or min(self.windows) < 1:
             raise InputError("forecasts need at least one window median (windows of 1 period or more)",
                              field="windows")
@@ -106,6 +115,21 @@ class ForecastConfig:
         if not 0 <= self.global_weight <= 1:
             raise InputError(f"the global model's weight must be between 0 and 1, not {self.global_weight}",
                              field="global_weight")
+
+
+def check_horizon(horizon: int, freq: str) -> None:
+    """Refuse a horizon under one period or beyond :data:`MAX_HORIZON_DAYS` (an error naming --horizon).
+
+    A horizon of a million weeks used to compute for minutes and end in an OverflowError (a date past
+    the year 9999); three years is far beyond what a shop's sales can say anything about.
+    """
+    days = FREQS[freq][1]
+    if horizon < 1:
+        raise InputError(f"--horizon must be at least 1, not {horizon}", field="horizon")
+    if horizon * days > MAX_HORIZON_DAYS:
+        unit = FREQS[freq][0]
+        raise InputError(f"--horizon {horizon} {unit}s is beyond the {MAX_HORIZON_DAYS // days} {unit}s (three "
+                         f"years) a forecast may reach", field="horizon")
 
 
 def season_length(freq: str) -> int:
@@ -302,6 +326,7 @@ def forecast_panel(panel: SalesPanel, cfg: ForecastConfig | None = None,
     """
     cfg = cfg or ForecastConfig()
     cfg.check()
+    check_horizon(cfg.horizon, panel.freq)
     h = cfg.horizon
     season = season_length(panel.freq)
     skip_closed = panel.freq == "W"

@@ -60,8 +60,8 @@ def check_freq(freq: str) -> str:
     """The period code in upper case, or an error naming the ones there are."""
     f = freq.upper()
     if f not in FREQS:
-        raise InputError(f"unknown frequency '{freq}': use one of {', '.join(FREQS)} (D = day, W = week "
-                         "starting Monday)", field="freq")
+        raise InputError(f"unknown frequency --freq '{freq}': use D (days) or W (weeks, starting on the --as-of "
+                         "weekday: ISO weeks for a Monday)", field="freq")
     return f
 
 
@@ -254,9 +254,10 @@ def shop_closed(units: np.ndarray) -> np.ndarray:
     left open, so that a shop looked at as of today sees its recent quiet weeks as zeros (see SalesPanel).
     """
     sold = units.sum(axis=0) > 0
+    if not sold.any():  # nothing sold at all (only returns): no silence lies between two sales
+        return np.zeros(len(sold), dtype=bool)
     closed = ~sold
-    if sold.any():
-        closed[int(np.nonzero(sold)[0][-1]) + 1:] = False
+    closed[int(np.nonzero(sold)[0][-1]) + 1:] = False
     return closed
 
 
@@ -307,8 +308,10 @@ def load_panel(store: Store, as_of: date | None = None, freq: str = "W") -> Sale
     check_quiet_tail(first_day, max(day_col), as_of, where=store.url)
     n_periods = (as_of - first_day).days // days
     if n_periods < 1:
-        raise InputError(f"--as-of {as_of} leaves no complete {unit} of sales after the store's first event "
-                         f"({first_day}); choose a later date", field="as_of")
+        have = (as_of - first_day).days
+        raise InputError(f"only {have} day{'s' if have != 1 else ''} of sales before {as_of} (the store's first "
+                         f"sale or return is on {first_day}), no complete {unit} to work with: load more events, "
+                         f"or choose a later --as-of", field="as_of")
     next_period = as_of
     first_period = as_of - timedelta(days=days * n_periods)
     periods = [first_period + timedelta(days=days * k) for k in range(n_periods)]

@@ -176,7 +176,8 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
     share = float(roll[-1] / roll[peak_at]) if len(roll) and roll[peak_at] > 0 else 0.0
     # the peak window ends at history index peak_at + w - 1; map it back to a calendar week
     open_periods = [p for p, c in zip(panel.periods[panel.start[i]:], panel.closed[panel.start[i]:]) if not c]
-    peak_week = open_periods[min(peak_at + w - 1, n - 1)] if n else None
+    # no order at all: there is no peak to date
+    peak_week = open_periods[min(peak_at + w - 1, n - 1)] if n and len(roll) and roll[peak_at] > 0 else None
 
     # a slow mover is dormant only after several of its usual gaps between selling weeks (1 / rate)
     dormant_after = max(rules.dormant_periods, rules.dormant_gaps / rate if rate > 0 else float("inf"))
@@ -204,7 +205,7 @@ def _one(panel: SalesPanel, i: int, item: str, slope: float, z: float, rules: St
                   else f"no sale for {since} weeks ({_sold_in(record, i)})")
     elif min(n, rules.trend_window) < MIN_PERIODS:  # no trend could be tested: a guess, not evidence
         stage, conf = "maturity", 0.5
-        reason = f"too little history to see a trend ({n} weeks)"
+        reason = f"too little history to see a trend ({n} week{'s' if n != 1 else ''})"
     elif selling < 2:  # one selling week: no trend to test, and no rate of its own to call it fading by
         stage, conf = "maturity", 0.5
         reason = f"too few sales to see a trend ({_sold_in(record, i)})"

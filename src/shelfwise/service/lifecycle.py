@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from ..data.store import Store, open_store
 from ..errors import InputError
 from ..experiment.tables import check_writable, write_table
 from ..lifecycle.alerts import AlertRules, all_alerts
-from ..lifecycle.forecast import ForecastConfig, forecast_panel
-from ..lifecycle.inventory import InventoryPolicy, advise, horizon_needed
+from ..lifecycle.forecast import ForecastConfig, check_horizon, forecast_panel
+from ..lifecycle.inventory import InventoryPolicy, advise, horizon_needed, valid_lead_time
 from ..lifecycle.prior import default_neighbours
 from ..lifecycle.series import FREQS, check_freq, default_as_of, load_panel, refresh_sales_series
 from ..lifecycle.stages import STAGES, classify
@@ -34,20 +34,36 @@ from ..logs import get_logger
 
 log = get_logger(__name__)
 
+#: what ``lifecycle-report --out`` may be: one HTML page
+REPORT_FORMATS = (".html", ".htm")
 #: the columns of the forecast file, in order (the format other tools read)
 FORECAST_COLUMNS = ["item_id", "period_start", "yhat", "yhat_lo", "yhat_hi"]
 
 
 def parse_as_of(value: str | date | None) -> date | None:
-    """A date from ``YYYY-MM-DD`` (a datetime keeps its date), or None for "all data"."""
+    """A date from ``YYYY-MM-DD`` (a datetime keeps its date), or None for "all data".
+
+    Text must be a date, or a date and time at midnight (UTC or no zone): ``--as-of`` cuts at the start
+    of a day, so "2024-05-15T10:00" would silently leave out the morning the user asked for, and
+    "2024-05-15xyz" is a typo, not a date. Both are refused with the value quoted.
+    """
     if value is None or isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, datetime):
         return value.date()
+    text = str(value).strip()
     try:
-        return date.fromisoformat(value.strip()[:10])
+        if len(text) <= 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"--as-of '{value}' is not a date: use YYYY-MM-DD", field="as_of") from None
+    offset = moment.utcoffset()
+    if moment.time() != datetime.min.time() or (offset is not None and offset.total_seconds() != 0):
+        raise InputError(f"--as-of '{value}' has a time of day or a zone: --as-of uses the events strictly "
+                         f"before a day (UTC), so give the day alone, e.g. {moment.date().isoformat()} or "
+                         f"{(moment.date() + timedelta(days=1)).isoformat()}", field="as_of")
+    return moment.date()
 
 
 def _keep(store: Store, name: str, df: pd.DataFrame, as_of: date) -> None:
@@ -87,8 +103,9 @@ def refresh_series(db: str | None = None) -> dict[str, int]:
 def stages(db: str | None = None, as_of: str | date | None = None, out: str | Path | None = None) -> pd.DataFrame:
     """Every item's lifecycle stage, confidence and evidence as of ``as_of``."""
     check_writable(out)
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         panel = load_panel(store, day, "W")
         category, _ = _item_attrs(store)
         df = classify(panel, categories=category)
@@ -118,10 +135,12 @@ def forecast(db: str | None = None, freq: str = "W", horizon: int = 8, as_of: st
     """
     check_writable(out)
     freq = check_freq(freq)
+    check_horizon(horizon, freq)
     cfg = ForecastConfig.for_freq(freq, horizon=horizon, level=level, n_jobs=n_jobs)
     cfg.check()
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         panel = load_panel(store, day, freq)
         if neighbours is None:
             category, price = _item_attrs(store)
@@ -151,8 +170,9 @@ def _stock(store: Store) -> pd.DataFrame | None:
 def _inventory_horizon(policy: InventoryPolicy, stock: pd.DataFrame | None) -> int:
     """Weeks of forecast the advice needs: the longest lead time plus a review period, at least 8."""
     max_lead = None
-    if stock is not None and stock["lead_time_days"].notna().any():
-        max_lead = float(stock["lead_time_days"].max())
+    if stock is not None:  # only usable lead times: a broken one falls back to the default (advise warns)
+        leads = [d for d in map(valid_lead_time, stock["lead_time_days"]) if d is not None]
+        max_lead = max(leads) if leads else None
     return max(horizon_needed(policy, FREQS["W"][1], max_lead), 8)
 
 
@@ -167,8 +187,11 @@ def launch_prior(neighbours: Sequence[str], db: str | None = None, horizon: int 
     """
     from ..lifecycle.prior import launch_curves, prior_forecast
 
+    check_horizon(horizon, "W")
+    ForecastConfig(horizon=horizon, level=level).check()
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         panel = load_panel(store, day, "W")
     curves = launch_curves(panel)
     ids = [n for n in neighbours if n in curves]
@@ -196,8 +219,9 @@ def inventory(db: str | None = None, as_of: str | date | None = None, out: str |
     check_writable(out)
     policy = policy or InventoryPolicy()
     policy.check()
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         stock = _stock(store)
         if forecast_df is None or stages_df is None:
             panel = load_panel(store, day, "W")
@@ -220,10 +244,10 @@ def alerts(db: str | None = None, as_of: str | date | None = None, days: int = 2
     """Spikes and drops against the forecast interval, bulk purchases, return rates, price anomalies."""
     check_writable(out)
     rules = replace(rules or AlertRules(), days=days)
-    if days < 7:
-        raise InputError(f"--days must be at least 7 (one week), not {days}", field="days")
+    rules.check()
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         panel = load_panel(store, day, "W")
         df = all_alerts(store, panel, rules)
         _keep(store, "lifecycle_alerts", df, day)
@@ -241,9 +265,15 @@ def report(db: str | None = None, as_of: str | date | None = None, out: str | Pa
     from ..evaluate.report import Report
     from ..lifecycle.report import add_lifecycle_sections
 
+    out = check_writable(out, REPORT_FORMATS) or Path("lifecycle_report.html")
+    if max_item_rows is not None and max_item_rows < 0:
+        raise InputError(f"--max-items must be 0 or more (or left out for every item), not {max_item_rows}",
+                         field="max_items")
     policy = policy or InventoryPolicy()
+    policy.check()
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         url = store.url
         h = _inventory_horizon(policy, _stock(store))
         titles = {r["item_id"]: r["title"] for r in store.query(
@@ -256,7 +286,10 @@ def report(db: str | None = None, as_of: str | date | None = None, out: str | Pa
         panel = load_panel(store, day, "W")
     rep = Report("Product lifecycle", f"{url}, as of {day}")
     add_lifecycle_sections(rep, panel, st, fc, adv, al, max_item_rows=max_item_rows, titles=titles)
-    return rep.write(out)
+    try:
+        return rep.write(out)
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror or exc}", file=str(out), field="out") from None
 
 
 def _latest(store: Store, table: str, item_id: str) -> list[dict[str, Any]]:
@@ -271,8 +304,9 @@ def item_lifecycle(item_id: str, db: str | None = None, as_of: str | date | None
     The curve is computed now; stage, forecast and advice come from the last ``shelfwise lifecycle``,
     ``forecast`` and ``inventory`` runs (empty when not run yet).
     """
+    day = parse_as_of(as_of)
     with open_store(db) as store:
-        day = parse_as_of(as_of) or default_as_of(store)
+        day = day or default_as_of(store)
         panel = load_panel(store, day, "W")
         idx = panel.index()
         if item_id not in idx:
