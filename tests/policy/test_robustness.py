@@ -235,3 +235,46 @@ def test_exploration_never_shows_a_new_non_product_line():
     ctx = ItemContext.from_frames(items, None, now)
     pool = Exploration(weight=0.5, cutoff_days=14).pool(ctx)
     assert list(ctx.item_ids[pool]) == ["new-mug"]
+
+
+def _shop_without_launch_dates(tmp_path):
+    """Three mugs first sold 30 weeks before the end, one new mug 5 days before it; no launched_at."""
+    from shelfwise.data.ingest import ingest
+    from shelfwise.data.store import open_store
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    end = pd.Timestamp("2024-06-30")
+    pd.DataFrame({"item_id": ["a", "b", "c", "new", "day1"],
+                  "title": ["blue mug", "red mug", "green mug", "yellow mug", "grey mug"]}).to_csv(
+        shop / "items.csv", index=False)
+    rows = [((end - pd.Timedelta(days=300)).isoformat(), "u0", "day1", "purchase")]
+    rows += [((end - pd.Timedelta(days=210 - 7 * d)).isoformat(), f"u{d}", i, "purchase")
+             for d in range(28) for i in ("a", "b", "c", "day1")]
+    rows += [((end - pd.Timedelta(days=5)).isoformat(), "u1", "new", "purchase"), (end.isoformat(), "u2", "a", "view")]
+    pd.DataFrame(rows, columns=["timestamp", "user_id", "item_id", "event"]).to_csv(shop / "events.csv", index=False)
+    store = open_store(f"duckdb:///{tmp_path / 's.duckdb'}")
+    ingest(shop, store)
+    return store
+
+
+def test_launch_plans_without_launch_dates_use_the_first_event(tmp_path):
+    """Without launched_at every plan failed with 'no established item has four weeks of sales history'
+    although the items had months of sales; the first event now stands in for the launch date (not in the
+    data's first week: day1 may be older than the data)."""
+    from shelfwise.policy.launch import plan_launches
+
+    with _shop_without_launch_dates(tmp_path) as store:
+        plan = plan_launches(store, ["new"], neighbours=3)[0]
+        assert {n["item_id"] for n in plan.neighbours} == {"a", "b", "c"}
+        assert plan.neighbours[0]["weekly_sales"] == [1.0, 1.0, 1.0, 1.0]
+        assert [p.item_id for p in plan_launches(store, since=datetime(2024, 6, 1))] == ["new"]
+
+
+def test_a_launch_plan_for_an_item_already_selling_says_so(tmp_path):
+    from shelfwise.policy.launch import plan_launches
+
+    with _shop_without_launch_dates(tmp_path) as store:
+        reasons = plan_launches(store, ["a"], neighbours=2)[0].reasons
+        assert reasons[0].startswith("already on sale: 28 units since 2023-12-03")
+        assert not plan_launches(store, ["new"], neighbours=2)[0].reasons[0].startswith("already")

@@ -23,8 +23,10 @@ import pyarrow as pa
 from ..data.attrs import non_product
 from ..data.store import Store
 from ..errors import InputError, UnknownIdError
+from ..logs import get_logger
 from .vectors import item_vectors
 
+log = get_logger(__name__)
 TABLE = "launch_plans"
 WEEKS = 4
 TEXT_WEIGHT, CATEGORY_WEIGHT, BRAND_WEIGHT, PRICE_WEIGHT = 0.6, 0.2, 0.1, 0.1
@@ -91,6 +93,15 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     items["launched_at"] = pd.to_datetime(items["launched_at"], errors="coerce")
     now = now or store.query("SELECT max(timestamp) AS t FROM events").to_pylist()[0]["t"] or datetime.now()
     pos = pd.Series(np.arange(len(items)), index=items["item_id"].astype(str))
+    first_event = store.query("SELECT min(timestamp) AS t FROM events").to_pylist()[0]["t"]
+    seen = store.query("SELECT item_id, min(timestamp) AS t FROM events GROUP BY item_id").to_pandas()
+    first_seen = pd.to_datetime(pd.Series(seen["t"].to_numpy(), index=seen["item_id"].astype(str))
+                                .reindex(pos.index)).reset_index(drop=True)
+    if first_event is not None:
+        # without a launch date the first event stands in, when it lies after the data's first week: an
+        # item seen in the first week may have been on sale long before the data starts
+        stand_in = items["launched_at"].isna() & (first_seen > pd.Timestamp(first_event) + timedelta(weeks=1))
+        items.loc[stand_in, "launched_at"] = first_seen[stand_in]
     if item_ids is not None:
         missing = [i for i in item_ids if i not in pos.index]
         if missing:
@@ -113,7 +124,6 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     curves = np.zeros((len(items), WEEKS))
     np.add.at(curves, (early["j"].to_numpy(), early["week"].to_numpy(np.int64)), early["q"].to_numpy(float))
     horizon = pd.Timestamp(now) - timedelta(weeks=WEEKS)
-    first_event = store.query("SELECT min(timestamp) AS t FROM events").to_pylist()[0]["t"]
     # neighbours whose first four weeks lie inside the event history (else their early sales are unknown)
     observable = ((items["launched_at"] <= horizon) & (items["launched_at"] >= pd.Timestamp(first_event))).to_numpy()
     if (observable & goods).sum() < neighbours:
@@ -131,7 +141,9 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
     for i in targets:
         cand = np.flatnonzero(observable & (np.arange(len(items)) != i))
         if len(cand) == 0:
-            raise InputError("no established item has four weeks of sales history to compare with")
+            raise InputError("no established item has four weeks of sales history to compare with: items need "
+                             "a launch date (launched_at) or a first event after the data's first week, at least "
+                             f"{WEEKS} weeks before the last event")
         sim = similarity(vectors, items, int(i), cand)
         m = min(neighbours, len(cand))
         top = cand[np.argsort(-sim)[:m]]
@@ -164,6 +176,14 @@ def plan_launches(store: Store, item_ids: list[str] | None = None, since: dateti
             reasons.append(f"its price {prices[i]:.2f} is {where} the neighbours' band {p_lo:.2f}-{p_hi:.2f}")
         reasons.append(f"suggested exposure {share:.0%} of exploration impressions: 5% for {typical} sales, "
                        "scaled by the forecast, kept within 1%-20%")
+        own = sales[sales["j"] == int(i)]
+        if len(own) and pd.Timestamp(own["timestamp"].min()) <= horizon:
+            # a plan for an established item is what a launch like its neighbours' would look like
+            since_day = f"{pd.Timestamp(own['timestamp'].min()):%Y-%m-%d}"
+            reasons.insert(0, f"already on sale: {own['q'].sum():g} units since {since_day}, more than {WEEKS} "
+                              "weeks before the last event; this plan shows what a launch like its neighbours' "
+                              "looks like, `shelfwise forecast` forecasts the item itself")
+            log.warning("launch plan for %s, which has sold since %s: not a new item", row["item_id"], since_day)
         plans.append(LaunchPlan(
             str(row["item_id"]), str(row["title"] or ""), None if pd.isna(row["launched_at"]) else row["launched_at"].isoformat(),
             [{"item_id": str(items["item_id"].iloc[j]), "title": str(items["title"].iloc[j] or ""),
