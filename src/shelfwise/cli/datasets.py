@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..service import datasets as datasets_service
@@ -59,15 +60,15 @@ def convert(name: str = typer.Argument(..., help="Dataset adapter name (see: she
     if as_json:
         print_json(report.as_dict())
         return
-    table = Table(title=f"{report.dataset} -> {report.out_dir} ({report.seconds:.1f} s)")
+    table = Table(title=f"{report.dataset} -> {escape(report.out_dir)} ({report.seconds:.1f} s)")
     table.add_column("table")
     table.add_column("file")
     table.add_column("rows", justify="right")
     for t, n in report.written.items():
-        table.add_row(t, Path(report.files[t]).name, f"{n:,}")
+        table.add_row(t, escape(Path(report.files[t]).name), f"{n:,}")
     console.print(table)
     for f, n in report.source_rows.items():
-        console.print(f"read {n:,} rows from {f}", highlight=False)
+        console.print(f"read {n:,} rows from {escape(f)}", highlight=False)
     if report.dropped:
         console.print(f"dropped {report.total_dropped:,} source rows:", highlight=False)
         for reason, n in report.dropped.items():
@@ -76,7 +77,7 @@ def convert(name: str = typer.Argument(..., help="Dataset adapter name (see: she
         console.print("dropped no source rows", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(f"next: shelfwise ingest {report.out_dir}", highlight=False)
+    console.print(f"next: shelfwise ingest {escape(report.out_dir)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

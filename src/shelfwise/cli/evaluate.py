@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from ..errors import InputError
+from ..experiment.tables import check_writable
 from ..service import evaluate as evaluate_service
 from .common import UncheckedDbOption, console, dumps, err_console, existing_store, handled
 
@@ -37,11 +40,30 @@ def _columns(k: int) -> list[str]:
             for m in _SHOWN]
 
 
+def _check_json_out(path: Optional[Path]) -> Optional[Path]:
+    """Refuse a --json path that cannot be written, before any work: a folder, another suffix, or a
+    path under an existing file. Missing folders are fine (they are made when writing)."""
+    checked = check_writable(path, (".json",))
+    if checked is not None:
+        for parent in checked.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise InputError(f"cannot write under {parent}: it is a file, not a folder",
+                                     file=str(checked), field="json")
+                break
+    return checked
+
+
 def _write_json(path: Optional[Path], result: dict[str, Any]) -> None:
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(result) + "\n", encoding="utf-8")
-        console.print(f"written: {path}")
+        with handled():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(dumps(result) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"cannot write the result: {exc.strerror or exc}", file=str(path),
+                                 field="json") from exc
+        console.print(f"written: {escape(str(path))}", highlight=False)
 
 
 def _print_split(summary: dict[str, Any]) -> None:
@@ -73,6 +95,7 @@ def evaluate(ctx: typer.Context, db: Optional[str] = UncheckedDbOption, cutoff: 
         raise typer.Exit(2)
     existing_store(ctx, db)
     with handled():
+        json_out = _check_json_out(json_out)
         result = evaluate_service.evaluate_models(db, cutoff, window_days, k, models.split(","), items)
     _print_split(result["split"])
     # one column per model: a handful of models fit a terminal, a dozen metrics would not
@@ -104,15 +127,16 @@ def score(ctx: typer.Context,
     """Score any recommendations CSV against the store's purchases after --cutoff (an independent scorer)."""
     db = existing_store(ctx, db or (ctx.obj or {}).get("db"))
     with handled():
+        json_out = _check_json_out(json_out)
         result = evaluate_service.score_recommendations(recs, db, cutoff, window_days, k, items)
     _print_split(result["split"])
     info = result["coverage_of_file"]
-    console.print(f"{recs}: {info['rows']:,} rows for {info['users_in_file']:,} users; "
+    console.print(f"{escape(str(recs))}: {info['rows']:,} rows for {info['users_in_file']:,} users; "
                   f"{info['test_users_without_recs']:,} test users have no list (scored as empty), "
                   f"{info['users_not_tested']:,} listed users bought nothing in the test, "
                   f"{info['items_not_in_catalog']:,} listed items are not in the catalog")
     m = result["metrics"]
-    table = Table(title=f"{recs.name} @{result['k']}")
+    table = Table(title=f"{escape(recs.name)} @{result['k']}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for c in _columns(result["k"]):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from ..errors import InputError, SchemaError
 from ..logs import get_logger
 from ..progress import task
@@ -35,13 +37,19 @@ def shop_files(shop_dir: Path) -> dict[str, Path]:
         if path.name.startswith(".") or not path.is_file():
             continue
         parsed = table_of(path.name)
-        if parsed is None:
-            log.info("skipping %s: not a table file", path)
+        if parsed is None or parsed[0] not in TABLES:
+            meant = table_of(path.name.lower())
+            if meant is not None and meant[0] in TABLES:
+                # 'Items.csv', 'events.CSV': names are case-sensitive, and such a file used to be skipped
+                # with an info line only, so a table the user meant to load silently went missing
+                log.warning("skipping %s: file names are case-sensitive; rename it to %s to load it as the "
+                            "'%s' table", path, "".join(meant), meant[0])
+            elif parsed is None:
+                log.info("skipping %s: not a table file", path)
+            else:
+                log.warning("skipping %s: '%s' is not a shop table (%s)", path, parsed[0], ", ".join(TABLES))
             continue
         stem, _ = parsed
-        if stem not in TABLES:
-            log.warning("skipping %s: '%s' is not a shop table (%s)", path, stem, ", ".join(TABLES))
-            continue
         if stem in found:
             raise SchemaError(f"holds two files for table '{stem}' ({found[stem].name} and {path.name}); "
                               "keep one", file=str(shop_dir))
@@ -50,6 +58,25 @@ def shop_files(shop_dir: Path) -> dict[str, Path]:
         raise InputError(f"the shop folder {shop_dir} has neither an items nor an events table "
                          "(items.csv, events.csv, ... see SHOP_FORMAT.md)")
     return found
+
+
+def _warn_duplicate_keys(path: Path, v: Validated) -> None:
+    """Say when one key has several rows in a file: the last one is kept (SHOP_FORMAT), the rest replaced."""
+    key = v.spec.key
+    if len(key) != 1 or key[0] not in v.accepted.column_names or v.accepted.num_rows < 2:
+        return
+    if pc.count_distinct(v.accepted.column(key[0])).as_py() == v.accepted.num_rows:
+        return  # the usual case, without grouping
+    counts = v.accepted.group_by(key[0]).aggregate([("source_line", "list")])
+    lines = counts.column("source_line_list").to_pylist()
+    repeated = [i for i, ls in enumerate(lines) if len(ls) > 1]
+    if not repeated:
+        return
+    first = repeated[0]
+    example = counts.column(key[0])[first].as_py()
+    shown = ", ".join(str(n) for n in sorted(lines[first])[:5]) + (", ..." if len(lines[first]) > 5 else "")
+    log.warning("%s: %d %s value(s) appear on more than one row (e.g. '%s' on lines %s); the last row of "
+                "each is kept", path.name, len(repeated), key[0], example, shown)
 
 
 def validate_shop(shop_dir: Path) -> list[Validated]:
@@ -64,6 +91,7 @@ def validate_shop(shop_dir: Path) -> list[Validated]:
                 continue
             raw = read_file(path)
             v = validate(raw, TABLES[name])
+            _warn_duplicate_keys(path, v)
             log.info("%s: read %d, accepted %d, rejected %d", path.name, v.read, v.accepted.num_rows,
                      v.rejects.num_rows)
             out.append(v)
@@ -73,10 +101,12 @@ def validate_shop(shop_dir: Path) -> list[Validated]:
 
 def ingest(shop_dir: str | Path, store: Store) -> LoadResult:
     """Validate the folder, then write it to ``store`` in one transaction. Idempotent."""
-    shop_dir = Path(shop_dir)
+    # files are named by their absolute path: the same folder spelt 'shop', './shop/' or '/abs/shop' is
+    # one source (rejects are keyed by file, line and text, so they are stored once)
+    shop_dir = Path(shop_dir).expanduser().resolve()
     batches = validate_shop(shop_dir)
     load_id = uuid.uuid4().hex[:12]
-    result = store.apply_load(load_id, str(shop_dir.resolve()), batches)
+    result = store.apply_load(load_id, str(shop_dir), batches)
     for t in result.tables:
         assert t.read == t.loaded + t.rejected, t  # the invariant the format promises
     return result

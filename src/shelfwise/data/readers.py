@@ -35,7 +35,9 @@ class RawTable:
 
     path: Path
     columns: list[str]
-    data: pa.Table  # string columns named as in the file, plus ``_line`` (int64)
+    # string columns named as in the file, in its order, plus ``_line`` (int64) last; a file column
+    # may itself be called ``_line`` (read it by position then: ``data.column(i)`` for ``columns[i]``)
+    data: pa.Table
     rejects: list[RawReject] = field(default_factory=list)
 
     @property
@@ -54,6 +56,8 @@ def _open_bytes(path: Path) -> bytes:
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark (Excel's "Unicode text")
+        raise SchemaError("is UTF-16 encoded; save it as UTF-8 and load again", file=str(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -82,10 +86,39 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
     return names
 
 
+def _table(names: list[str], columns: list[pa.Array], lines: list[int] | range) -> pa.Table:
+    """The file's text columns (named as in the file) and the line numbers, as the last column."""
+    return pa.Table.from_arrays([*columns, pa.array(lines, type=pa.int64())], names=[*names, "_line"])
+
+
+def _strict_error(lines: list[str], first: int, last: int) -> str | None:
+    """The syntax error of the record on lines ``first..last`` (1-based) under strict CSV rules, or None."""
+    try:
+        for _ in csv.reader(lines[first - 1:last], strict=True):
+            pass
+    except csv.Error as exc:
+        return str(exc)
+    return None
+
+
+def _line_text(lines: list[str], first: int, last: int | None = None) -> str:
+    return "".join(lines[first - 1:(first if last is None else last)]).rstrip("\r\n")[:2000]
+
+
 def read_csv(path: Path) -> RawTable:
-    """Read a CSV (optionally gzipped) with its header; every field is kept as text."""
+    """Read a CSV (optionally gzipped) with its header; every field is kept as text.
+
+    A quoted field may span lines. When such a record is not valid CSV (a stray or unclosed quote, which
+    would otherwise take the lines after it, or the rest of the file, into one field), only its first
+    line is rejected and reading goes on with the next line, so the rows after it are not lost.
+    """
     text = _decode(path, _open_bytes(path))
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    lines = io.StringIO(text, newline="").readlines()  # the lines exactly as the csv reader sees them
+
+    def reader_from(index: int):  # type: ignore[no-untyped-def]
+        return csv.reader(map(lines.__getitem__, range(index, len(lines))), strict=False)
+
+    reader = reader_from(0)
     try:
         header = next(reader)
     except StopIteration:
@@ -95,8 +128,9 @@ def read_csv(path: Path) -> RawTable:
     names = _check_header(path, header)
     width = len(names)
     rows: list[list[str]] = []
-    lines: list[int] = []
+    line_of: list[int] = []
     rejects: list[RawReject] = []
+    base = 0  # lines before the current reader's first line
     start = reader.line_num + 1
     while True:
         try:
@@ -104,23 +138,38 @@ def read_csv(path: Path) -> RawTable:
         except StopIteration:
             break
         except csv.Error as exc:
-            rejects.append(RawReject(start, f"malformed CSV record: {exc}", ""))
-            start = reader.line_num + 1
+            end = base + reader.line_num
+            rejects.append(RawReject(start, f"malformed CSV record: {exc}", _line_text(lines, start, end)))
+            start = end + 1
             continue
+        end = base + reader.line_num
+        if end > start:
+            problem = _strict_error(lines, start, end)
+            if problem is not None:
+                if "unexpected end of data" in problem:
+                    reason = (f"malformed CSV record: the quote opened on line {start} is never closed (the rest "
+                              "of the file would be one field); this line is rejected and the next ones are read")
+                else:
+                    reason = (f"malformed CSV record: a quoted field from line {start} to {end} is broken "
+                              f"({problem}); this line is rejected and the next ones are read")
+                rejects.append(RawReject(start, reason, _line_text(lines, start)))
+                base = start
+                reader = reader_from(base)
+                start = base + 1
+                continue
         if not row or (len(row) == 1 and not row[0].strip()):
-            start = reader.line_num + 1
+            start = end + 1
             continue  # a blank line is not a record
         if len(row) != width:
             rejects.append(RawReject(start, f"malformed row: expected {width} fields, found {len(row)}",
                                      json.dumps(row, ensure_ascii=False)[:2000]))
         else:
             rows.append(row)
-            lines.append(start)
-        start = reader.line_num + 1
+            line_of.append(start)
+        start = end + 1
     cols = list(zip(*rows)) if rows else [() for _ in names]
-    arrays = {n: pa.array(c, type=pa.string()) for n, c in zip(names, cols)}
-    arrays["_line"] = pa.array(lines, type=pa.int64())
-    return RawTable(path, names, pa.table(arrays), rejects)
+    arrays = [pa.array(c, type=pa.string()) for c in cols]
+    return RawTable(path, names, _table(names, arrays, line_of), rejects)
 
 
 def _as_text(value: object) -> str | None:
@@ -144,7 +193,10 @@ def read_jsonl(path: Path) -> RawTable:
     lines: list[int] = []
     rejects: list[RawReject] = []
     names: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # lines end at \n, \r\n or \r (as for CSV); str.splitlines() would also break at U+2028, U+0085 and
+    # other characters that are valid inside a JSON string
+    for number, line in enumerate(io.StringIO(text, newline="").readlines(), start=1):
+        line = line.rstrip("\r\n")
         if not line.strip():
             continue
         try:
@@ -162,9 +214,8 @@ def read_jsonl(path: Path) -> RawTable:
     if not records and not rejects:
         raise SchemaError("is empty: no JSON objects found", file=str(path))
     cols = list(names)
-    arrays = {n: pa.array([_as_text(r.get(n)) for r in records], type=pa.string()) for n in cols}
-    arrays["_line"] = pa.array(lines, type=pa.int64())
-    return RawTable(path, cols, pa.table(arrays), rejects)
+    arrays = [pa.array([_as_text(r.get(n)) for r in records], type=pa.string()) for n in cols]
+    return RawTable(path, cols, _table(cols, arrays, lines), rejects)
 
 
 def read_parquet(path: Path) -> RawTable:
@@ -178,8 +229,8 @@ def read_parquet(path: Path) -> RawTable:
         raise SchemaError(f"is not a readable Parquet file: {exc}", file=str(path)) from exc
     _check_header(path, table.column_names)
     arrays: dict[str, pa.Array] = {}
-    for name in table.column_names:
-        col = table.column(name).combine_chunks()
+    for i, name in enumerate(table.column_names):
+        col = table.column(i).combine_chunks()
         t = col.type
         if pa.types.is_string(t) or pa.types.is_large_string(t):
             arrays[name] = col.cast(pa.string())
@@ -195,8 +246,8 @@ def read_parquet(path: Path) -> RawTable:
             arrays[name] = col.cast(pa.string())
         else:
             arrays[name] = pa.array([_as_text(v) for v in col.to_pylist()], type=pa.string())
-    arrays["_line"] = pa.array(range(1, table.num_rows + 1), type=pa.int64())
-    return RawTable(path, list(table.column_names), pa.table(arrays), [])
+    names = list(table.column_names)
+    return RawTable(path, names, _table(names, [arrays[n] for n in names], range(1, table.num_rows + 1)), [])
 
 
 def read_file(path: Path) -> RawTable:

@@ -19,6 +19,9 @@ from .schema import EVENT_TYPES, SQL_TYPES, Column, Kind, TableSpec
 
 # Unix epoch seconds up to the year 9999; a larger number is not a plausible timestamp.
 _MAX_EPOCH = 253402300799
+# The stored range of timestamps: what Python's datetime (and so every reader of the store) can hold.
+_MIN_TS = "TIMESTAMP '0001-01-01 00:00:00'"
+_MAX_TS = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
 _db: duckdb.DuckDBPyConnection | None = None
 _db_lock = threading.Lock()
@@ -44,6 +47,7 @@ class Validated:
     accepted: pa.Table  # typed spec columns + attrs, source_file, source_line
     rejects: pa.Table   # source_file, source_line, reason, raw
     read: int
+    file: str = ""  # the file read (named in the load counts even when it held no rows)
 
 
 def _q(name: str) -> str:
@@ -54,20 +58,27 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value(col: Column) -> str:
-    """The trimmed text of a column, NULL when empty."""
-    return f"NULLIF(trim({_q(col.name)}), '')"
+def _value(ident: str) -> str:
+    """The trimmed text of a column (its working name in the query), NULL when empty."""
+    return f"NULLIF(trim({ident}), '')"
 
 
-def _typed(col: Column) -> str:
-    v = _value(col)
+def _typed(col: Column, ident: str) -> str:
+    v = _value(ident)
     if col.default is not None:
         v = f"coalesce({v}, {_lit(col.default)})"
     k = col.kind
     if k is Kind.TIMESTAMP:
+        # Values with a zone name ('... CET', '... Europe/London', '... UTC') are cast by their own
+        # expression: DuckDB (1.5) keeps the zone of the last named-zone value a cast parsed for the
+        # naive values after it in the same batch, which stored them shifted by that zone's offset.
+        # The result must lie in the years 1 to 9999: 'infinity' and far dates cast, but no reader
+        # (Python, pandas) can hold them afterwards.
         return (f"(CASE WHEN regexp_full_match({v}, '[-+]?[0-9]+(\\.[0-9]+)?') "
                 f"THEN (CASE WHEN abs(TRY_CAST({v} AS DOUBLE)) <= {_MAX_EPOCH} "
                 f"THEN to_timestamp(TRY_CAST({v} AS DOUBLE))::TIMESTAMP END) "
+                f"WHEN regexp_matches({v}, '[A-Za-z]{{2}}') "
+                f"THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) "
                 f"ELSE TRY_CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
     if k in (Kind.NUMBER, Kind.PRICE, Kind.QUANTITY, Kind.PROBABILITY, Kind.RATING):
         return f"(CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END)"
@@ -79,9 +90,9 @@ def _typed(col: Column) -> str:
     return v
 
 
-def _problems(col: Column) -> list[str]:
+def _problems(col: Column, ident: str) -> list[str]:
     """SQL expressions, each the reason text when the row breaks one rule for this column, else NULL."""
-    return rule_problems(col, _value(col), _lit)
+    return rule_problems(col, _value(ident), _lit)
 
 
 def rule_problems(col: Column, v: str, lit: Callable[[str], str]) -> list[str]:
@@ -138,25 +149,45 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
     missing = [c for c in spec.required if c not in raw.columns]
     if missing:
         cols = ", ".join(f"'{m}'" for m in missing)
+        hint = ""
+        if len(raw.columns) == 1 and raw.path.name.endswith((".csv", ".csv.gz")):
+            for sep, word in (("\t", "tab"), (";", "semicolon"), ("|", "pipe")):
+                if sep in raw.columns[0]:
+                    hint = f"; the header looks {word}-separated, but a shop CSV is comma-separated"
+                    break
         raise SchemaError(f"is missing the required column {cols} of table '{spec.name}' "
-                          f"(found: {', '.join(raw.columns) or 'none'})", file=str(raw.path))
-    data = raw.data
+                          f"(found: {', '.join(raw.columns) or 'none'}){hint}", file=str(raw.path))
+    # The query works on positional names (c0, c1, ... for the file's columns, in its order): a file
+    # column called like a working column of the query (t_item_id, _attrs, _reason, _raw, _line) would
+    # otherwise take its place. The file's own names appear only as text (attrs keys, raw, reasons).
+    n = len(raw.columns)
+    work = [raw.data.column(i) for i in range(n)]
+    ident = {name: f"c{i}" for i, name in enumerate(raw.columns)}
     for c in spec.columns:
-        if c.name not in raw.columns:
-            data = data.append_column(c.name, pa.nulls(data.num_rows, pa.string()))
+        if c.name not in ident:
+            ident[c.name] = f"c{len(work)}"
+            work.append(pa.nulls(raw.data.num_rows, pa.string()))
+    data = pa.Table.from_arrays([*work, raw.data.column(raw.data.num_columns - 1)],
+                                names=[f"c{i}" for i in range(len(work))] + ["_line"])
     extras = [c for c in raw.columns if c not in spec.names]
 
-    typed_cols = ",\n".join(f"{_typed(c)} AS t_{c.name}" for c in spec.columns)
-    reasons = [p for c in spec.columns for p in _problems(c)]
+    typed_cols = ",\n".join(f"{_typed(c, ident[c.name])} AS t_{c.name}" for c in spec.columns)
+    reasons = [p for c in spec.columns for p in _problems(c, ident[c.name])]
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
     if extras:
         # An empty extra value means "not given", as for the spec columns: stored as JSON null, so the
         # same shop written as CSV (empty string) and as Parquet (null) loads to the same rows and keys.
-        attrs_sql = "json_object(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in extras) + ")::VARCHAR"
+        attrs_sql = ("json_object(" + ", ".join(f"{_lit(e)}, nullif({ident[e]}, '')" for e in extras)
+                     + ")::VARCHAR")
     else:
         attrs_sql = "NULL::VARCHAR"
-    raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in raw.columns) + ")::VARCHAR"
+    raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {ident[c]}" for c in raw.columns) + ")::VARCHAR"
     source = str(raw.path)
+
+    # a timestamp outside the years 1 to 9999 ('infinity', '290000-01-01') is unparsable, not stored
+    in_range = [f"(CASE WHEN t_{c.name} BETWEEN {_MIN_TS} AND {_MAX_TS} THEN t_{c.name} END) AS t_{c.name}"
+                for c in spec.columns if c.kind is Kind.TIMESTAMP]
+    replace = f" REPLACE ({', '.join(in_range)})" if in_range else ""
 
     con = _connection()
     try:
@@ -165,7 +196,9 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
         con.execute(f"""
             CREATE TEMP TABLE checked AS
             SELECT *, {reason_sql} AS _reason FROM (
-                SELECT *, {typed_cols}, {attrs_sql} AS _attrs, {raw_sql} AS _raw FROM raw_in
+                SELECT *{replace} FROM (
+                    SELECT *, {typed_cols}, {attrs_sql} AS _attrs, {raw_sql} AS _raw FROM raw_in
+                )
             )""")
         out_cols = ", ".join(f"t_{c.name}::{SQL_TYPES[c.kind]} AS {_q(c.name)}" for c in spec.columns)
         accepted = con.sql(f"""
@@ -184,4 +217,4 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
             "raw": pa.array([r.raw for r in raw.rejects], pa.string()),
         })
         rejects = pa.concat_tables([rejects.cast(extra.schema), extra]).sort_by("source_line")
-    return Validated(spec, accepted, rejects, raw.read)
+    return Validated(spec, accepted, rejects, raw.read, source)

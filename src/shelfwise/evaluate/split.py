@@ -20,6 +20,8 @@ RecSys 2020; Sun, "Take a Fresh Look at Recommender Systems from an Evaluation S
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,13 +72,24 @@ class Split:
                 "test_pairs": int(self.relevant.nnz), "dropped": dict(self.dropped)}
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+                       r"(\s*(Z|UTC|[+-]\d{2}(:?\d{2})?))?")
+
+
 def parse_cutoff(value: str | datetime, what: str = "cutoff") -> datetime:
     """A date or timestamp (ISO 8601) as a naive UTC datetime, with an error that says what was wrong."""
     if isinstance(value, datetime):
         ts = pd.Timestamp(value)
     else:
+        text = str(value).strip()
+        if not text:
+            raise InputError(f"--{what} is empty: give a date such as 2011-11-09", field=what)
         try:
-            ts = pd.Timestamp(str(value).strip())
+            # ISO 8601 only: pandas alone would guess ('09/11/2011' as 11 September, 'Nov 9' in the year 1,
+            # a zone name dropped with a FutureWarning)
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            ts = pd.Timestamp(text)
         except (ValueError, TypeError):
             raise InputError(f"--{what} '{value}' is not a date: use ISO 8601 such as 2011-11-09 or "
                              "2011-11-09T00:00:00", field=what) from None
@@ -118,7 +131,10 @@ def build_split(train: Interactions, test_events: pd.DataFrame, cutoff: datetime
     ev_users = train.events["user_idx"].to_numpy(np.int64)
     seen[ev_users[ev_users >= 0]] = True
     anonymous = users == ""
-    unseen = ~anonymous & ((uidx < 0) | ~seen[np.maximum(uidx, 0)])
+    known = uidx >= 0
+    seen_before = np.zeros(n, dtype=bool)
+    seen_before[known] = seen[uidx[known]]  # (indexing ``seen`` at 0 fails when the train has no users)
+    unseen = ~anonymous & ~seen_before
     unknown_item = iidx < 0
     keep = ~anonymous & ~unseen & ~unknown_item
     dropped = {"test_rows": int(n), "anonymous": int(anonymous.sum()), "users_not_in_train": int(unseen.sum()),
@@ -144,9 +160,13 @@ def build_split(train: Interactions, test_events: pd.DataFrame, cutoff: datetime
 def _window_end(cutoff: datetime, window_days: float | None) -> datetime | None:
     if window_days is None:
         return None
-    if window_days <= 0:
-        raise InputError(f"--window-days must be positive, got {window_days}", field="window_days")
-    return cutoff + timedelta(days=window_days)
+    if not math.isfinite(window_days) or window_days <= 0:
+        raise InputError(f"--window-days must be a positive number of days, got {window_days} (leave it out "
+                         "to test every purchase after the cutoff)", field="window_days")
+    try:
+        return cutoff + timedelta(days=window_days)
+    except OverflowError:  # a window past the year 9999 holds every later purchase
+        return None
 
 
 def temporal_split(store: Store, cutoff: str | datetime, window_days: float | None = None,

@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ..data.adapters import ADAPTERS, ConversionReport, ShopWriter, get_adapter
+from ..errors import SchemaError
 
 DEFAULT_SHARED_DIR = Path("../shared/data")
 
@@ -46,5 +49,12 @@ def convert_dataset(name: str, src: str | Path, out_dir: str | Path, *, options:
     src = Path(src)
     with ShopWriter(out_dir, dataset=name, source=src, fmt=fmt, overwrite=overwrite,
                     expected_tables=len(adapter.info.tables)) as writer:
-        adapter.convert(src, writer, opts)
+        try:
+            adapter.convert(src, writer, opts)
+        except duckdb.Error as exc:
+            # a corrupt or foreign source file: DuckDB's reader fails (not gzip, not this CSV's shape, not
+            # UTF-8). Its first line says what; the rest is a list of reader settings, not for users.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SchemaError(f"cannot be read as the '{name}' dataset ({first}); is it the right file, "
+                              "complete and not corrupt? (see: shelfwise datasets list)", file=str(src)) from None
     return writer.report

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import get_settings
 from ..data.store import Store, open_store
-from ..errors import InputError, SchemaError
+from ..errors import InputError, SchemaError, ShelfwiseError
 from ..evaluate import metrics
 from ..evaluate.baselines import PEERS
 from ..evaluate.split import Split, restrict_candidates, temporal_split
@@ -102,12 +102,27 @@ def _read_items_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"the items file {p} does not exist", file=str(p))
-    ids = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of the first id
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8", file=str(p),
+                          line=raw.count(b"\n", 0, exc.start) + 1) from None
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
     if ids and ids[0] == "item_id":
         ids = ids[1:]
     if not ids:
         raise InputError("the items file lists no item ids (one id per line)", file=str(p))
     return ids
+
+
+#: lists longer than the catalog are allowed up to this length (padded), so small shops keep -k 10
+MIN_K_LIMIT = 1000
+
+
+def _k_limit(split: Split) -> int:
+    """The longest list that can be scored: the catalog's size, or :data:`MIN_K_LIMIT` when that is more."""
+    return max(int(split.catalog.n_items), MIN_K_LIMIT)
 
 
 def _split(store: Store, cutoff: str | datetime, window_days: float | None, items: str | Path | None) -> Split:
@@ -131,10 +146,18 @@ def evaluate_models(db: str | None, cutoff: str | datetime, window_days: float |
     with open_store(db) as store:
         built = {name: make_model(name, store) for name in names}  # unknown names fail before any work
         split = _split(store, cutoff, window_days, items)
+        if k > _k_limit(split):
+            raise InputError(f"-k {k} is longer than the catalog ({split.catalog.n_items:,} items): a list "
+                             "cannot hold more items than the shop has", field="k")
         results = {}
         for name, model in built.items():
             log.info("evaluating %s", name)
-            results[name] = fit_and_score(model, split, k)
+            try:
+                results[name] = fit_and_score(model, split, k)
+            except ShelfwiseError as exc:
+                # the model's own message ("too few users ...") does not say which of the models failed
+                raise InputError(f"model '{name}' cannot be evaluated with this split: {exc} (pick a later "
+                                 f"--cutoff, or leave '{name}' out of --models)", field="models") from exc
     return {"split": split.summary(), "k": k, "models": results}
 
 
@@ -155,12 +178,14 @@ def read_recommendations(path: str | Path) -> pd.DataFrame:
     if missing:
         raise SchemaError(f"missing column(s) {', '.join(missing)}; expected user_id,rank,item_id,score "
                           "(as written by shelfwise recommend --out)", file=str(p))
+    if frame.empty:
+        raise InputError("holds no recommendations: only a header, no user_id,rank,item_id rows", file=str(p))
     for col in ("user_id", "item_id"):
         bad = frame[col].str.strip() == ""
         if bad.any():
             raise InputError(f"empty {col}", file=str(p), line=int(np.flatnonzero(bad)[0]) + 2, field=col)
     rank = pd.to_numeric(frame["rank"], errors="coerce")
-    bad = rank.isna() | (rank < 1) | (rank != rank.round())
+    bad = ~np.isfinite(rank.astype("float64")) | (rank < 1) | (rank != rank.round())
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"rank '{frame['rank'].iloc[row]}' is not a whole number from 1", file=str(p),
@@ -207,6 +232,15 @@ def score_recommendations(recs_path: str | Path, db: str | None, cutoff: str | d
         raise InputError(f"-k must be at least 1, got {k}", field="k")
     with open_store(db, read_only=True) as store:
         split = _split(store, cutoff, window_days, items)
+    limit = _k_limit(split)
+    if k is not None and k > limit:
+        raise InputError(f"-k {k} is longer than the catalog ({split.catalog.n_items:,} items): a list "
+                         "cannot hold more items than the shop has", field="k")
+    if k is None and int(frame["rank"].max()) > limit:
+        row = int(frame["rank"].to_numpy().argmax())
+        raise InputError(f"rank {frame['rank'].iloc[row]} is beyond the catalog ({split.catalog.n_items:,} "
+                         "items), so the lists cannot be scored to their end; give -k K to score the first K "
+                         "ranks", file=str(recs_path), line=row + 2, field="rank")
     recs, info = lists_from_frame(frame, split, k)
     result = metrics.evaluate_lists(recs, split.relevant, split.catalog)
     return {"split": split.summary(), "k": info["k"], "file": str(recs_path), "coverage_of_file": info,

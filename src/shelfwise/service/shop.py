@@ -7,6 +7,7 @@ from typing import Any
 
 from ..data.ingest import ingest
 from ..data.store import LoadResult, open_store
+from ..errors import InputError
 from ..logs import get_logger
 
 log = get_logger(__name__)
@@ -39,7 +40,19 @@ def store_summary(db: str | None = None) -> dict[str, Any]:
 
 
 def list_rejects(db: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """The most recent rejected rows with their reasons."""
+    """Rejected rows with their reasons, those of the latest load first; ``limit`` 0 means all of them."""
+    if limit < 0:
+        raise InputError(f"--limit must be 0 (all rows) or more, got {limit}", field="limit")
+    sql = ("SELECT r.table_name, r.source_file, r.source_line, r.reason, r.raw FROM rejects r "
+           "LEFT JOIN (SELECT load_id, max(loaded_at) AS loaded_at FROM load_log GROUP BY load_id) l "
+           "ON l.load_id = r.load_id ORDER BY l.loaded_at DESC NULLS LAST, r.source_file, r.source_line")
     with open_store(db) as store:
-        return store.query("SELECT table_name, source_file, source_line, reason, raw FROM rejects "
-                           "ORDER BY source_file, source_line LIMIT ?", [limit]).to_pylist()
+        if limit:
+            return store.query(sql + " LIMIT ?", [limit]).to_pylist()
+        return store.query(sql).to_pylist()
+
+
+def count_rejects(db: str | None = None) -> int:
+    """How many rejected rows the store keeps (from every load)."""
+    with open_store(db) as store:
+        return store.count("rejects")

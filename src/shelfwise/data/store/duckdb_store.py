@@ -57,8 +57,12 @@ class DuckDBStore(Store):
         path = url.split("://", 1)[1]
         path = path[1:] if path.startswith("/") else path  # duckdb:///rel, duckdb:////abs
         self.path = path or ":memory:"
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a parent that is a file, a folder that cannot be made
+            raise StoreError(f"cannot open the DuckDB store {self.path}: cannot make its folder "
+                             f"({exc.strerror or exc}: {exc.filename or Path(self.path).parent})") from exc
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
@@ -85,8 +89,8 @@ class DuckDBStore(Store):
                 for v in batches:
                     new = self._merge(v, load_id)
                     loaded = v.accepted.num_rows
-                    file = str(v.accepted["source_file"][0]) if loaded else (
-                        str(v.rejects["source_file"][0]) if v.rejects.num_rows else "")
+                    file = v.file or (str(v.accepted["source_file"][0]) if loaded else (
+                        str(v.rejects["source_file"][0]) if v.rejects.num_rows else ""))
                     counts = TableCounts(v.spec.name, file, v.read, loaded, v.rejects.num_rows, new)
                     self._store_rejects(load_id, v)
                     con.execute("INSERT INTO load_log VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?)",

@@ -189,8 +189,8 @@ class PostgresStore(Store):
             for v in batches:
                 new = self._merge(cur, v, load_id)
                 loaded = v.accepted.num_rows
-                file = str(v.accepted["source_file"][0]) if loaded else (
-                    str(v.rejects["source_file"][0]) if v.rejects.num_rows else "")
+                file = v.file or (str(v.accepted["source_file"][0]) if loaded else (
+                    str(v.rejects["source_file"][0]) if v.rejects.num_rows else ""))
                 counts = TableCounts(v.spec.name, file, v.read, loaded, v.rejects.num_rows, new)
                 self._store_rejects(cur, load_id, v)
                 cur.execute("INSERT INTO load_log VALUES (%s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s)",
