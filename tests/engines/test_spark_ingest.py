@@ -23,6 +23,8 @@ EVENTS = [
     ["2024-01-02", "u2", "A", "teleport", "1", "1", "", ""],                 # unknown event
     ["2024-01-02", "u2", "A", "purchase", "x", "-1", "0", ""],               # three problems at once
     ["2024-01-03 08:30:00", "u3", "C", "return", "1.5", "2", "3", "web"],
+    ["290000-01-01", "u3", "C", "view", "1", "", "", ""],                    # beyond the year 9999
+    ["infinity", "u3", "C", "view", "1", "", "", ""],
 ]
 
 
@@ -62,6 +64,7 @@ def test_spark_ingest_matches_local(spark_engine, tmp_path: Path) -> None:
         assert [(r["source_line"], r["reason"]) for r in rb] == [(r["source_line"], r["reason"]) for r in ra]
         reasons = " | ".join(r["reason"] for r in rb)
         assert "cannot parse not a date in column 'timestamp'" in reasons
+        assert "cannot parse 290000-01-01 in column 'timestamp'" in reasons   # stored by Spark before
         assert "malformed row: expected 8 fields, found 4" in reasons
         assert "negative price -1 in column 'price'" in reasons and "position 0 is not a 1-based slot" in reasons
         # a second load of the same folder adds nothing

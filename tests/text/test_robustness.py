@@ -213,3 +213,25 @@ def test_store_summary_counts_scored_reviews(tmp_path: Path, store, model_root: 
     assert per.loc["e2", "language"] == "ja" and per.loc["e1", "label"] == "" and pd.isna(per.loc["e1", "probability"])
     items = store.read_pandas("item_sentiment")
     assert items["item_id"].tolist() == ["A"]  # items with no scored review get no row (documented)
+
+
+def test_a_file_with_its_own_line_column_keeps_the_file_line_numbers(tmp_path: Path) -> None:
+    # the reader's line numbers are its last column; "_line" by name was ambiguous (two columns of that name)
+    from shelfwise.text.inputs import read_texts
+
+    p = tmp_path / "reviews.csv"
+    p.write_text("_line,text,label\n7,good mug,pos\n9,bad lid,neg\n")
+    table = read_texts(p, "text", "label")
+    assert table.lines == [2, 3] and table.texts == ["good mug", "bad lid"] and table.labels == ["pos", "neg"]
+
+
+def test_model_loading_draws_no_weight_bar_and_restores_the_switch() -> None:
+    # transformers 5 drew "Loading weights" on stderr for every local model load (e.g. inside evaluate)
+    from transformers.utils import logging as hf_logging
+
+    from shelfwise.text.encoder import quiet_weight_loading
+
+    assert hf_logging.is_progress_bar_enabled()
+    with quiet_weight_loading():
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled()   # training keeps its bars

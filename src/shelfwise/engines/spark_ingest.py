@@ -69,10 +69,13 @@ def _typed(col: Column) -> str:
         v = f"coalesce({v}, {_lit(col.default)})"
     k = col.kind
     if k is Kind.TIMESTAMP:
-        return (f"(CASE WHEN {v} RLIKE '^[-+]?[0-9]+(\\\\.[0-9]+)?$' "
-                f"THEN (CASE WHEN abs({_double(v)}) <= {_MAX_EPOCH} "
-                f"THEN CAST(timestamp_micros(CAST(round({_double(v)} * 1000000) AS BIGINT)) AS TIMESTAMP_NTZ) END) "
-                f"ELSE CAST(CAST({v} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END)")
+        ts = (f"(CASE WHEN {v} RLIKE '^[-+]?[0-9]+(\\\\.[0-9]+)?$' "
+              f"THEN (CASE WHEN abs({_double(v)}) <= {_MAX_EPOCH} "
+              f"THEN CAST(timestamp_micros(CAST(round({_double(v)} * 1000000) AS BIGINT)) AS TIMESTAMP_NTZ) END) "
+              f"ELSE CAST(CAST({v} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END)")
+        # the years 1 to 9999, as validate._typed: Spark holds later years, which no reader of the store can
+        return (f"(CASE WHEN {ts} BETWEEN TIMESTAMP_NTZ '0001-01-01 00:00:00' "
+                f"AND TIMESTAMP_NTZ '9999-12-31 23:59:59.999999' THEN {ts} END)")
     if k in (Kind.NUMBER, Kind.PRICE, Kind.QUANTITY, Kind.PROBABILITY, Kind.RATING):
         return _finite(_double(v))
     if k is Kind.POSITION:

@@ -25,7 +25,7 @@ from ..artifacts import load_manifest, save_manifest
 from ..errors import InputError, ModelNotFound
 from ..logs import get_logger
 from ..progress import task
-from .encoder import Encoder, item_text, resolve_model_path
+from .encoder import Encoder, item_text, quiet_weight_loading, resolve_model_path
 
 log = get_logger(__name__)
 
@@ -153,10 +153,12 @@ def tune(items: pd.DataFrame, events: pd.DataFrame, out_dir: str | Path, base: s
     torch.manual_seed(p.seed)
     rng = np.random.default_rng(p.seed)
     base_path = resolve_model_path(base)
-    model = SentenceTransformer(str(base_path), device="cpu", local_files_only=True)
+    with quiet_weight_loading():
+        model = SentenceTransformer(str(base_path), device="cpu", local_files_only=True)
     model.max_seq_length = p.max_length
     if p.loss == "gist":
-        guide = SentenceTransformer(str(base_path), device="cpu", local_files_only=True)
+        with quiet_weight_loading():
+            guide = SentenceTransformer(str(base_path), device="cpu", local_files_only=True)
         guide.max_seq_length = p.max_length
         loss_fn = GISTEmbedLoss(model, guide, temperature=1.0 / p.scale)
     elif p.loss == "mnrl":

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,28 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+
+@contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """No "Loading weights" bar while a local model loads.
+
+    transformers (5.x) draws one on stderr for every model it loads, a fraction of a second each: noise
+    in every command that touches text (``evaluate`` printed it between its own lines). The switch is
+    process-wide, so it is restored afterwards and training keeps its progress bars.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # transformers missing: the load that follows reports it
+        yield
+        return
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
 class Encoder:
     """Sentence embeddings (L2-normalised float32) from a local model, CPU by default, GPU when present."""
 
@@ -90,7 +113,8 @@ class Encoder:
             import torch
 
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            m = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+            with quiet_weight_loading():
+                m = SentenceTransformer(str(self.path), device=device, local_files_only=True)
             m.max_seq_length = self.max_length
             _LOADED[key] = m
         return _LOADED[key]

@@ -131,7 +131,7 @@ def read_texts(path: str | Path, text_col: str, label_col: str | None = None,
         if col not in raw.columns:
             raise InputError(f"has no column '{col}'; its columns are: {', '.join(raw.columns)}",
                              file=str(p), field=col)
-    lines = raw.data.column("_line").to_pylist()
+    lines = raw.data.column(raw.data.num_columns - 1).to_pylist()  # last: a file column may be "_line" too
     texts, stats = clean_texts(raw.data.column(text_col).to_pylist(), max_chars)
     labels = None
     if label_col is not None:

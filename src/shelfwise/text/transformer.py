@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ModelNotFound
 from ..logs import get_logger
 from ..progress import task
+from .encoder import quiet_weight_loading
 
 log = get_logger(__name__)
 
@@ -111,8 +112,9 @@ def load_base(encoder_path: Path) -> tuple[Any, Any]:
     _torch()
     from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(encoder_path), local_files_only=True)
-    base = AutoModel.from_pretrained(str(encoder_path), local_files_only=True)
+    with quiet_weight_loading():
+        tok = AutoTokenizer.from_pretrained(str(encoder_path), local_files_only=True)
+        base = AutoModel.from_pretrained(str(encoder_path), local_files_only=True)
     return tok, base
 
 
@@ -257,14 +259,16 @@ def load(directory: Path, method: str, base_path: Path | None, n_labels: int) ->
 
     tok = AutoTokenizer.from_pretrained(str(directory / "tokenizer"), local_files_only=True)
     if method == "full":
-        base = AutoModel.from_pretrained(str(directory / "encoder"), local_files_only=True)
+        with quiet_weight_loading():
+            base = AutoModel.from_pretrained(str(directory / "encoder"), local_files_only=True)
     else:
         from peft import PeftModel
 
         if base_path is None:
             raise ModelNotFound(f"{directory} holds a LoRA adapter but its base encoder is unknown")
-        base = PeftModel.from_pretrained(AutoModel.from_pretrained(str(base_path), local_files_only=True),
-                                         str(directory / "adapter"))
+        with quiet_weight_loading():
+            base = PeftModel.from_pretrained(AutoModel.from_pretrained(str(base_path), local_files_only=True),
+                                             str(directory / "adapter"))
     module = build_module(base, n_labels)
     module.head.load_state_dict(load_file(str(directory / "head.safetensors")))
     module.eval()
