@@ -30,16 +30,19 @@ def list_(shared_dir: Path = typer.Option(datasets_service.DEFAULT_SHARED_DIR, "
     if as_json:
         print_json(rows)
         return
-    for r in rows:
+    if not shared_dir.is_dir():
+        console.print(f"[yellow]note:[/] no folder at {escape(str(shared_dir))}: no dataset can be found there "
+                      "(give the folder that holds the datasets with --shared-dir)", highlight=False)
+    for r in rows:  # every text is data, not console markup ("[b]" in a path prints as written)
         found = "[green]found[/]" if r["found"] else "[yellow]not found[/]"
-        console.print(f"[bold]{r['name']}[/]  {r['title']}", highlight=False)
-        console.print(f"  {r['summary']}", highlight=False)
-        console.print(f"  origin:  {r['origin']}", highlight=False)
-        console.print(f"  licence: {r['licence']}", highlight=False)
-        console.print(f"  source:  {r['source_path']} ({found}); SRC is {r['src']}", highlight=False)
-        console.print(f"  writes:  {', '.join(r['tables'])}", highlight=False)
+        console.print(f"[bold]{escape(r['name'])}[/]  {escape(r['title'])}", highlight=False)
+        console.print(f"  {escape(r['summary'])}", highlight=False)
+        console.print(f"  origin:  {escape(r['origin'])}", highlight=False)
+        console.print(f"  licence: {escape(r['licence'])}", highlight=False)
+        console.print(f"  source:  {escape(r['source_path'])} ({found}); SRC is {escape(r['src'])}", highlight=False)
+        console.print(f"  writes:  {escape(', '.join(r['tables']))}", highlight=False)
         for opt, text in r["options"].items():
-            console.print(f"  option:  --{opt}: {text}", highlight=False)
+            console.print(f"  option:  --{escape(opt)}: {escape(text)}", highlight=False)
         console.print()
 
 

@@ -11,6 +11,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from ..errors import InputError
+from ..experiment.tables import check_writable
 from ..service import experiment as svc
 from ..service import experiment_report as rep
 from .common import DbOption, NewDbOption, console, dumps, handled, print_json
@@ -52,6 +54,22 @@ def _emit(result: Any, json_out: Optional[str]) -> bool:
     return False
 
 
+def _check_outputs(json_out: Optional[str], html: Optional[Path]) -> None:
+    """Refuse, before any work, a --json or --html path that names a folder, another file type, or a folder
+    that cannot be made because a file stands in the way."""
+    for flag, path, formats in (("json", None if json_out == "-" else json_out, (".json",)),
+                                ("html", html, (".html", ".htm"))):
+        try:
+            check_writable(path, formats)
+        except InputError as exc:  # check_writable speaks of --out; these commands call it --json / --html
+            raise InputError(exc.detail, file=exc.file, field=flag) from exc
+
+
+def _fixed(value: float) -> str:
+    """A figure of the tables; 'n/a' where it is undefined (null in the JSON)."""
+    return "n/a" if value is None or value != value else f"{value:.6f}"
+
+
 def _sel(surface: Optional[list[str]], where: Optional[list[str]], since: Optional[datetime],
          until: Optional[datetime], reward: str) -> Any:
     return svc.selection(surface or (), where or (), since, until, reward)
@@ -74,6 +92,7 @@ def ope(db: Optional[str] = DbOption,
         seed: int = SeedOption, level: float = LevelOption) -> None:
     """Off-policy evaluation: estimate a policy's click rate per slot from logs with positions and propensities."""
     with handled():
+        _check_outputs(json_out, html)
         result = svc.ope(db, target, sel=_sel(surface, where, since, until, reward), context=_csv(context),
                          actions=actions, clip=clip, resamples=resamples, seed=seed, level=level)
         if html:
@@ -84,9 +103,9 @@ def ope(db: Optional[str] = DbOption,
     for col in ("estimator", "value", f"{100 * level:.0f}% low", "high"):
         table.add_column(col, justify="left" if col == "estimator" else "right")
     for name, v in result["estimators"].items():
-        table.add_row(name, f"{v['value']:.6f}", f"{v['ci_low']:.6f}", f"{v['ci_high']:.6f}")
+        table.add_row(name, _fixed(v["value"]), _fixed(v["ci_low"]), _fixed(v["ci_high"]))
     lg = result["logged"]
-    table.add_row("logged (on-policy)", f"{lg['value']:.6f}", f"{lg['ci_low']:.6f}", f"{lg['ci_high']:.6f}")
+    table.add_row("logged (on-policy)", _fixed(lg["value"]), _fixed(lg["ci_low"]), _fixed(lg["ci_high"]))
     console.print(table)
     d = result["diagnostics"]
     console.print(f"effective sample size {d['effective_sample_size']:,.0f}, max weight {d['max_weight']:.4g}, "
@@ -108,6 +127,7 @@ def position_bias(db: Optional[str] = DbOption,
                   json_out: Optional[str] = JsonOutOption, html: Optional[Path] = HtmlOption) -> None:
     """How much attention each display position gets, relative to position 1, with intervals."""
     with handled():
+        _check_outputs(json_out, html)
         curve = svc.position_bias(db, method=method, sel=_sel(surface, where, since, until, reward),
                                   max_position=max_position, resamples=resamples, seed=seed, level=level)
         if html:

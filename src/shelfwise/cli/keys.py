@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..service import keys as key_service
@@ -40,16 +41,21 @@ def list_keys(db: Optional[str] = DbOption,
     for col in ("key id", "name", "scope", "created", "revoked"):
         table.add_column(col)
     for k in keys:
-        table.add_row(k.key_id, k.name, k.scope, str(k.created_at)[:19], str(k.revoked_at or "")[:19])
+        table.add_row(k.key_id, escape(k.name), k.scope, str(k.created_at)[:19], str(k.revoked_at or "")[:19])
     console.print(table)
 
 
 @keys_app.command("revoke")
-def revoke(key_id: str = typer.Argument(..., help="The key id (the part after 'sw_' up to the next '_')."),
+def revoke(key_id: str = typer.Argument(..., help="The key id (the part after 'sw_' up to the next '_'), or the "
+                                        "whole key."),
            db: Optional[str] = DbOption) -> None:
     """Revoke a key; a running service stops accepting it within a minute."""
     with handled():
+        before = {k.key_id: k.revoked_at for k in key_service.list_all(db)}
         info = key_service.revoke_id(db, key_id)
+    if before.get(info.key_id) is not None:
+        typer.echo(f"key {info.key_id} ({info.scope}) was already revoked on {str(info.revoked_at)[:19]}")
+        return
     typer.echo(f"revoked key {info.key_id} ({info.scope})")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -85,10 +86,21 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
     for col in ("metric", "A", "B", "B - A", "interval", "relative"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for name, d in result.differences.items():
-        interval = f"[{d['diff_low']:.4g}, {d['diff_high']:.4g}]" if "diff_low" in d else ""
-        rel = f"{d['relative']:+.1%}" if "relative" in d else (f"x{d['ratio']:.2f}" if "ratio" in d else "")
-        table.add_row(name, f"{d['a']:.4g}", f"{d['b']:.4g}", f"{d['diff']:+.4g}", interval, rel)
+        interval = f"[{_g(d['diff_low'])}, {_g(d['diff_high'])}]" if "diff_low" in d else ""
+        if math.isnan(d["diff_low"] if "diff_low" in d else 0.0):
+            interval = "n/a"
+        rel = (_g(d["relative"], "+.1%") if "relative" in d else
+               (_g(d["ratio"], ".2f", "x") if "ratio" in d else ""))
+        table.add_row(name, _g(d["a"]), _g(d["b"]), _g(d["diff"], "+.4g"), interval, rel)
     console.print(table)
+
+
+def _g(value: float, spec: str = ".4g", prefix: str = "") -> str:
+    """A figure of the comparison table; 'n/a' where it is undefined (no new item sold: no days to first
+    sale, a ratio over zero), where the JSON has null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return prefix + format(value, spec)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from .common import NewDbOption, console, err_console, handled
 
@@ -25,10 +26,16 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
           log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level.")) -> None:
     """Serve the API (OpenAPI at /docs) and the dashboard. Requests need an API key (shelfwise keys create)."""
     import uvicorn
+    from uvicorn.config import LOG_LEVELS
 
     from ..config import get_settings
     from ..data.store.base import normalise_url
 
+    if log_level.lower() not in LOG_LEVELS:  # uvicorn's KeyError came only after the app and store were opened
+        err_console.print(f"[bold red]error:[/] --log-level must be one of {', '.join(LOG_LEVELS)}, "
+                          f"not '{escape(log_level)}'", highlight=False)
+        raise typer.Exit(2)
+    log_level = log_level.lower()
     settings = get_settings()
     url = normalise_url(db or settings.db)
     if workers > 1 and url.startswith("duckdb:"):

@@ -91,7 +91,9 @@ def evaluate(logged: LoggedDisplays, target: TargetPolicy, *, context: Sequence[
 
     def stat(s: np.ndarray) -> np.ndarray:
         n = s[:, 4]
-        return np.stack([s[:, 0] / n, s[:, 0] / s[:, 1], s[:, 2] / n, s[:, 3] / n, s[:, 5] / n], axis=1)
+        # SNIPW is 0 / 0 where the target gives the logged rows no weight at all: undefined (nan; null in JSON)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.stack([s[:, 0] / n, s[:, 0] / s[:, 1], s[:, 2] / n, s[:, 3] / n, s[:, 5] / n], axis=1)
 
     iv = bootstrap(values, logged.cluster, stat, resamples=resamples, seed=seed, level=level)
     ess = float(w.sum() ** 2 / max((w * w).sum(), 1e-300))

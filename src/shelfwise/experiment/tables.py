@@ -48,12 +48,19 @@ def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES)
     if not p.name.lower().endswith(formats):
         raise InputError(f"unsupported file type '{p.suffix or '(none)'}': the output must end in "
                          f"{' or '.join(formats)}", file=str(p), field="out")
-    for parent in p.absolute().parents:  # the nearest existing folder above: a file there blocks the path
+    check_folders_can_be_made(p)
+    return p
+
+
+def check_folders_can_be_made(path: str | Path, what: str = "out") -> None:
+    """Refuse, before any work, a path whose folders cannot be made because a file stands where one of
+    them must be (``notes.txt/demo``): the nearest existing entry above ``path`` must be a folder."""
+    p = Path(path)
+    for parent in p.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
-                raise InputError(f"cannot write here: {parent} is a file, not a folder", file=str(p), field="out")
-            break
-    return p
+                raise InputError(f"cannot write here: {parent} is a file, not a folder", file=str(p), field=what)
+            return
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

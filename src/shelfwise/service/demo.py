@@ -24,8 +24,9 @@ from typing import Any
 from ..data.ingest import ingest
 from ..data.store import LoadResult, Store, open_store
 from ..data.synth import SynthConfig, SynthResult, Truth, load_truth, truth_tables, write_shop
-from ..errors import InputError
+from ..errors import InputError, ShelfwiseError
 from ..evaluate.report import Report
+from ..experiment.tables import check_folders_can_be_made
 from ..logs import get_logger
 from . import demo_report
 
@@ -198,6 +199,8 @@ def run_demo(options: DemoOptions,
     out = Path(options.out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for the demo (--out)")
+    check_folders_can_be_made(out, "out")
+    _check_seed(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(options=options, out_dir=out, shop_dir=out / SHOP_NAME, db_path=out / DB_NAME,
                       report=Report("shelfwise demo shop",
@@ -205,13 +208,28 @@ def run_demo(options: DemoOptions,
                                     f"over {options.days} days (seed {options.seed})"))
     records: list[StepRecord] = []
     steps = all_steps()
+    core = {s.name for s in STEPS}  # generate, ingest, ... write report: the demo cannot go on without them
     try:
         for k, step in enumerate(steps, start=1):
             if on_step:
                 on_step(k, len(steps), step, None)
+            passed = [[r.name, r.summary.split(":", 1)[1].strip()] for r in records
+                      if r.summary.startswith("skipped:")]
+            if step.name == "write report" and passed:
+                ctx.report.section("Skipped steps").text(
+                    "These steps found too little in the demo shop to run (a larger --items, --users or --days, "
+                    "or data they need, runs them):").table(["step", "reason"], passed)
             t = time.perf_counter()
             log.info("demo step %d/%d: %s", k, len(steps), step.name)
-            summary = step.run(ctx)
+            try:
+                summary = step.run(ctx)
+            except ShelfwiseError as exc:
+                if step.name in core:
+                    raise
+                # a capability that the demo shop is too small for (say, no complete week of sales at
+                # --days 5) is skipped with its reason; the rest of the demo and the report still run
+                summary = f"skipped: {exc}"
+                log.warning("demo step %s skipped: %s", step.name, exc)
             rec = StepRecord(step.name, step.description, time.perf_counter() - t, summary)
             records.append(rec)
             if on_step:
@@ -222,6 +240,13 @@ def run_demo(options: DemoOptions,
     return DemoResult(out, ctx.shop_dir, ctx.db_path, out / REPORT_NAME, records, ctx.figures)
 
 
+def _check_seed(seed: int) -> None:
+    if seed < 0:  # numpy's generators take 0 or more
+        raise InputError(f"--seed must be 0 or more (got {seed})", field="seed")
+
+
 def generate_synth_shop(out_dir: str | Path, items: int, users: int, days: int, seed: int) -> SynthResult:
     """``shelfwise datasets synth``: write a synthetic shop folder with its ground truth."""
+    check_folders_can_be_made(out_dir, "out_dir")
+    _check_seed(seed)
     return write_shop(out_dir, SynthConfig(items=items, users=users, days=days, seed=seed))

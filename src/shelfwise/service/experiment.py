@@ -47,6 +47,10 @@ def selection(surfaces: Sequence[str] = (), where: Sequence[str] | Mapping[str, 
               since: datetime | None = None, until: datetime | None = None, reward_event: str = "click",
               window_minutes: float = 30.0) -> Selection:
     """The logs to read: surfaces, KEY=VALUE conditions (event or extra columns), time range, reward."""
+    if since is not None and until is not None and since >= until:
+        raise InputError(f"--since {since.isoformat()} is not before --until {until.isoformat()}: no time lies "
+                         "between them (--since is the first instant kept, --until the first one left out)",
+                         field="since")
     return Selection(tuple(surfaces), parse_where(where), since, until, reward_event,
                      timedelta(minutes=window_minutes))
 
@@ -85,9 +89,20 @@ def _target(target: str, sel: Selection, db: str | None, context: Sequence[str],
         logged = _load(db, sel, context, actions)
         return logged, uniform_policy(logged)
     path = Path(target)
+    if not target.strip():
+        raise InputError(f"the target policy is empty: give {' or '.join(BUILTIN)} or a probability file",
+                         field="target")
     if not path.exists():
-        raise InputError(f"target policy '{target}' is neither a built-in ({', '.join(BUILTIN)}) nor a file")
+        raise InputError(f"target policy '{target}' is neither a built-in ({', '.join(BUILTIN)}) nor a file",
+                         field="target")
+    if path.is_dir():
+        raise InputError("is a folder: the target policy must be a probability file (.csv, .parquet, .jsonl)",
+                         file=str(path), field="target")
     table = read_table(path)
+    if table.empty:
+        context_keys(table)  # a missing column is the clearer message
+        raise InputError("has no rows: the target policy file needs item_id, probability rows", file=str(path),
+                         field="target")
     keys = context_keys(table)
     extra = [k for k in keys if k not in ("position", "surface") and k not in context]
     try:

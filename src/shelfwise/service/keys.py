@@ -32,6 +32,7 @@ _DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     created_at TIMESTAMP, revoked_at TIMESTAMP)"""
 # scrypt cost: 2**14 x 8 x 1 is the interactive-login setting of the scrypt paper (16 MiB, ~50 ms)
 _N, _R, _P = 2 ** 14, 8, 1
+MAX_NAME = 200  # a label, not a document: longer names are cut in every listing anyway
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def create_key(store: Store, scope: str, name: str = "") -> tuple[KeyInfo, str]:
     """A new key of ``scope``; returns its info and the key itself (shown once, never stored)."""
     if scope not in SCOPES:
         raise InputError(f"scope must be one of {', '.join(SCOPES)}, not '{scope}'", field="scope")
+    _check_name(name)
     ensure_table(store)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -71,6 +73,25 @@ def create_key(store: Store, scope: str, name: str = "") -> tuple[KeyInfo, str]:
     store.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
                   [key_id, name, scope, salt.hex(), _hash(secret, salt), now, None])
     return KeyInfo(key_id, name, scope, now), f"{PREFIX}_{key_id}_{secret}"
+
+
+def _check_name(name: str) -> None:
+    """A key's label is one line of printable text (a newline or tab would break ``keys list``)."""
+    if len(name) > MAX_NAME:
+        raise InputError(f"a key name may have at most {MAX_NAME} characters, not {len(name):,}", field="name")
+    bad = [c for c in name if ord(c) < 32 or ord(c) == 127]
+    if bad:
+        raise InputError(f"a key name must be one line of printable text; {name!r} holds the control character "
+                         f"{bad[0]!r}", field="name")
+
+
+def key_id_of(text: str) -> str:
+    """The key id named by ``text``: the id itself, ``sw_<id>``, or a whole key ``sw_<id>_<secret>``."""
+    text = text.strip()
+    parts = text.split("_", 2)
+    if len(parts) >= 2 and parts[0] == PREFIX and parts[1]:
+        return parts[1]
+    return text
 
 
 def _split(key: str) -> tuple[str, str] | None:
@@ -112,9 +133,14 @@ def list_keys(store: Store) -> list[KeyInfo]:
 
 
 def revoke(store: Store, key_id: str) -> KeyInfo:
-    row = _row(store, key_id)
+    """Revoke the key ``key_id`` (or the key named by ``sw_<id>`` or the whole key); revoking a revoked key
+    changes nothing, so its revocation time stays the first one."""
+    key_id = key_id_of(key_id)
+    row = _row(store, key_id) if key_id else None
     if row is None:
         raise UnknownIdError(f"no API key with id '{key_id}' in {store.url} (list them with: shelfwise keys list)")
+    if row["revoked_at"] is not None:
+        return KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], row["revoked_at"])
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     store.execute(f"UPDATE {TABLE} SET revoked_at = ? WHERE key_id = ?", [now, key_id])
     return KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], now)

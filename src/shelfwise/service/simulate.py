@@ -63,7 +63,10 @@ def parse_policy(spec: str) -> tuple[str, PolicyParams]:
             raise InputError(f"policy setting {key} needs {kind}, got '{value}'", field="policy") from exc
         if key in _FLOATS and params[key] != params[key]:
             raise InputError(f"policy setting {key} needs a number, got '{value}'", field="policy")
-    return (spec or "none"), PolicyParams(**params)
+    try:
+        return (spec or "none"), PolicyParams(**params)
+    except InputError as exc:  # a value out of range: name the spec it came from (and so --policy / --vs)
+        raise InputError(f"{exc} in policy '{spec}'", field="policy") from exc
 
 
 def default_shop() -> Path:
@@ -76,24 +79,36 @@ def simulate(policy: str, vs: str, days: int = 14, shop_dir: str | Path | None =
 
     With ``db`` the logged events of both runs go to the table ``simulated_events`` (replaced).
     """
+    name_b, b = parse_policy(policy)  # the settings first: a bad spec fails before any file is read
+    try:
+        name_a, a = parse_policy(vs)
+    except InputError as exc:
+        raise InputError(exc.detail.replace("--policy", "--vs"), field="vs") from exc
     shop = Path(shop_dir) if shop_dir is not None else default_shop()
     if not (shop / "_truth").is_dir():
         raise InputError(f"{shop} is not a synthetic shop folder (no _truth/); run `shelfwise demo` or "
                          "`shelfwise datasets synth DIR` and pass --shop DIR", field="shop")
     if days < 1:
         raise InputError(f"--days must be at least 1 (got {days})", field="days")
-    name_b, b = parse_policy(policy)
-    name_a, a = parse_policy(vs)
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more (got {seed})", field="seed")
+    if k > SimConfig.candidates:  # the base recommender proposes this many items per visitor: no slot beyond
+        raise InputError(f"-k can be at most {SimConfig.candidates} (the simulator's candidate list per visitor), "
+                         f"not {k}", field="k")
     sim = Simulator(shop, SimConfig(days=days, k=k, max_sessions=max_sessions, seed=seed))
-    ra = sim.run(a, name_a, keep_log=db is not None)
-    rb = sim.run(b, name_b, keep_log=db is not None)
-    result = compare_results(ra, rb, seed=seed)
-    if db is not None:
-        import pandas as pd
+    store = open_store(db) if db is not None else None  # a --db that cannot be opened fails before the work
+    try:
+        ra = sim.run(a, name_a, keep_log=store is not None)
+        rb = sim.run(b, name_b, keep_log=store is not None)
+        result = compare_results(ra, rb, seed=seed)
+        if store is not None:
+            import pandas as pd
 
-        logged = pd.concat([ra.log, rb.log], ignore_index=True)
-        logged["item_id"] = logged["item_id"].astype(str)
-        logged["user_id"] = logged["user_id"].astype(str)
-        with open_store(db) as store:
+            logged = pd.concat([ra.log, rb.log], ignore_index=True)
+            logged["item_id"] = logged["item_id"].astype(str)
+            logged["user_id"] = logged["user_id"].astype(str)
             store.write("simulated_events", pa.Table.from_pandas(logged, preserve_index=False), mode="replace")
+    finally:
+        if store is not None:
+            store.close()
     return result

@@ -75,7 +75,8 @@ def paired_item_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, s
         ratio = sb / sa
         lo, hi = _interval(sb - sa)
         rlo, rhi = _interval(np.where(np.isfinite(ratio), ratio, np.nan))
-        r = b.sum() / a.sum() if a.sum() > 0 else float("inf")
+        # no sale in either run: no ratio (0 / 0), not an infinite one
+        r = b.sum() / a.sum() if a.sum() > 0 else (float("inf") if b.sum() > 0 else float("nan"))
     return {"a": float(a.sum()), "b": float(b.sum()), "diff": float(b.sum() - a.sum()), "diff_low": lo,
             "diff_high": hi, "ratio": float(r), "ratio_low": rlo, "ratio_high": rhi}
 

@@ -119,8 +119,12 @@ class Simulator:
         c = self.config
         self.start = c.start_day if c.start_day is not None else t.days - c.days
         if self.start < 1:
-            raise InputError(f"the shop has {t.days} days of traffic: simulating {c.days} days needs a start day "
-                             "of at least 1 (generate a longer shop or simulate fewer days)", field="days")
+            if c.start_day is not None:
+                raise InputError(f"the simulation must start on day 1 or later (got start day {c.start_day}): "
+                                 "the days before it are the history it learns from", field="start_day")
+            raise InputError(f"the shop has {t.days} days of traffic and at least its first day is history, so "
+                             f"--days can be at most {t.days - 1} (got {c.days}); generate a longer shop for more",
+                             field="days")
         self.item_ids = np.asarray(t.items.ids, dtype=object)
         self.user_ids = np.asarray(t.users.ids, dtype=object)
         items = pd.read_csv(self.shop_dir / "items.csv", dtype={"item_id": str})
@@ -272,8 +276,9 @@ class _State:
         item, code, day, user = h["item"][ok], h["code"][ok], h["day"][ok], h["user"][ok]
         weight = np.where(code == 1, 1.0, np.where(code == 2, 3.0, 0.0))
         decay = np.power(0.5, (start - day) / half_life)
-        demand = np.bincount(item, weights=weight * decay, minlength=n_items)
-        inter = np.bincount(item, weights=(code > 0).astype(float), minlength=n_items)
+        # float even when there is no history (np.bincount of nothing is int64 whatever the weights)
+        demand = np.bincount(item, weights=weight * decay, minlength=n_items).astype(np.float64)
+        inter = np.bincount(item, weights=(code > 0).astype(float), minlength=n_items).astype(np.float64)
         user_cat = np.zeros((n_users, n_cat))
         known = (user >= 0) & (code > 0)
         np.add.at(user_cat, (user[known], category[item[known]]), 1.0)

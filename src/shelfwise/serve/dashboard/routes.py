@@ -31,6 +31,7 @@ log = get_logger(__name__)
 
 HERE = Path(__file__).parent
 MAX_ID = 200  # longest user or item id a page accepts
+MAX_K = 100    # most recommendations a user page shows
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -117,6 +118,28 @@ def _sign_in(request: Request, next_path: str, message: str) -> HTMLResponse:
     return _render(request, "login.html", status_code=401, page=None, next_path=_safe_next(next_path), message=message)
 
 
+def _invalid(request: Request, message: str, page: str | None, back: str = "/dashboard",
+             back_label: str = "overview", status_code: int = 422, heading: str = "Cannot show this page") -> HTMLResponse:
+    """A page (not the API's JSON error) saying what in the address is wrong; everything shown is escaped."""
+    return _render(request, "invalid.html", status_code=status_code, page=page, heading=heading, message=message,
+                   back=back, back_label=back_label)
+
+
+def _id_too_long(ident: str | None, what: str) -> str | None:
+    if ident is not None and len(ident) > MAX_ID:
+        return f"This {what} id has {len(ident):,} characters; ids of at most {MAX_ID} are accepted."
+    return None
+
+
+def _parse_k(raw: str | None) -> int | None:
+    """The user page's k, or None when it is not a whole number from 1 to MAX_K."""
+    try:
+        k = int(raw) if raw is not None else 10
+    except ValueError:
+        return None
+    return k if 1 <= k <= MAX_K else None
+
+
 def _svg(markup: str) -> Markup:
     return Markup(markup)  # chart code escapes every text it draws
 
@@ -134,9 +157,11 @@ def overview(request: Request) -> Response:
 
 
 @router.get("/users", response_class=HTMLResponse, response_model=None)
-def users(request: Request, user_id: str | None = Query(None, max_length=MAX_ID)) -> Response:
+def users(request: Request, user_id: str | None = Query(None)) -> Response:
     if (denied := _denied(request)) is not None:
         return denied
+    if (problem := _id_too_long(user_id, "user")) is not None:
+        return _invalid(request, problem, "users", "/dashboard/users", "users")
     if user_id and user_id.strip():
         return RedirectResponse(f"/dashboard/users/{quote(user_id.strip(), safe='')}", status_code=303)
     return _render(request, "users.html", page="users", users=data.top_users(_store(request)))
@@ -179,10 +204,18 @@ def _model_and_lock(state: Any) -> tuple[Any, Any]:
 
 
 @router.get("/users/{user_id:path}", response_class=HTMLResponse, response_model=None)
-def user(request: Request, user_id: str = PathParam(..., min_length=1, max_length=MAX_ID),
-         k: int = Query(10, ge=1, le=100)) -> Response:
+def user(request: Request, user_id: str = PathParam(...),
+         k_raw: str | None = Query(None, alias="k")) -> Response:
     if (denied := _denied(request)) is not None:
         return denied
+    if not user_id:  # /dashboard/users/: the list
+        return RedirectResponse("/dashboard/users", status_code=307)
+    if (problem := _id_too_long(user_id, "user")) is not None:
+        return _invalid(request, problem, "users", "/dashboard/users", "users")
+    k = _parse_k(k_raw)
+    if k is None:
+        return _invalid(request, f"k (how many recommendations to show) must be a whole number from 1 to {MAX_K}, "
+                        f"not '{k_raw}'.", "users", f"/dashboard/users/{quote(user_id, safe='')}", "user's page")
     store = _store(request)
     history = data.user_history(store, user_id, limit=200)
     served = _served(request.app.state, user_id, k)
@@ -193,18 +226,24 @@ def user(request: Request, user_id: str = PathParam(..., min_length=1, max_lengt
 
 
 @router.get("/items", response_class=HTMLResponse, response_model=None)
-def items(request: Request, item_id: str | None = Query(None, max_length=MAX_ID)) -> Response:
+def items(request: Request, item_id: str | None = Query(None)) -> Response:
     if (denied := _denied(request)) is not None:
         return denied
+    if (problem := _id_too_long(item_id, "item")) is not None:
+        return _invalid(request, problem, "items", "/dashboard/items", "items")
     if item_id and item_id.strip():
         return RedirectResponse(f"/dashboard/items/{quote(item_id.strip(), safe='')}", status_code=303)
     return _render(request, "items.html", page="items", items=data.top_items(_store(request)))
 
 
 @router.get("/items/{item_id:path}", response_class=HTMLResponse, response_model=None)
-def item(request: Request, item_id: str = PathParam(..., min_length=1, max_length=MAX_ID)) -> Response:
+def item(request: Request, item_id: str = PathParam(...)) -> Response:
     if (denied := _denied(request)) is not None:
         return denied
+    if not item_id:  # /dashboard/items/: the list
+        return RedirectResponse("/dashboard/items", status_code=307)
+    if (problem := _id_too_long(item_id, "item")) is not None:
+        return _invalid(request, problem, "items", "/dashboard/items", "items")
     page = data.item_page(_store(request), item_id)
     if page is None:
         return _render(request, "missing.html", status_code=404, page="items", what="item", ident=item_id,
@@ -259,3 +298,13 @@ def logout() -> Response:
 def stylesheet() -> Response:
     return Response((HERE / "static" / "dashboard.css").read_text(encoding="utf-8"), media_type="text/css",
                     headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/{rest:path}", response_class=HTMLResponse, response_model=None, include_in_schema=False)
+def unknown_page(request: Request, rest: str) -> Response:
+    """Any other address under /dashboard: a page that says so (registered last, so it shadows nothing)."""
+    if rest.endswith("/") or not rest:  # /dashboard/ or /dashboard/alerts/: the page without the slash
+        return RedirectResponse(request.url.path.rstrip("/") or "/dashboard", status_code=307)
+    if (denied := _denied(request)) is not None:
+        return denied
+    return _invalid(request, f"No page at {request.url.path}.", None, status_code=404, heading="No page here")

@@ -11,6 +11,7 @@ from ...policy import PolicyParams
 from ...policy.launch import plan_launches, save_plans
 from ...simulate import SimConfig, Simulator
 from ...simulate.compare import compare_results
+from ...errors import InputError
 from ..demo import DemoContext, DemoStep
 
 ORDER = 40
@@ -35,21 +36,28 @@ def _launch_plans(ctx: DemoContext) -> str:
     return f"{len(plans)} launch plans stored in launch_plans"
 
 
+def _rel(value: float, spec: str = "+.1%") -> str:
+    """A change; 'n/a' where it is undefined (no click at all under A: 0 / 0; no new item launched)."""
+    return "n/a" if value != value else format(value, spec)
+
+
 def _simulate(ctx: DemoContext) -> str:
     days = min(SIM_DAYS, max(1, ctx.options.days - 1))
     sim = Simulator(ctx.shop_dir, SimConfig(days=days, max_sessions=1000, seed=ctx.options.seed), truth=ctx.truth)
     none = sim.run(PolicyParams(), "no exploration", keep_log=False)
+    if not sum(none.days.impressions):  # a demo shop too small for visitors on its last days: no rates to compare
+        raise InputError(f"no visitor came on the simulated {days} day(s) of this small demo shop")
     explore = sim.run(EXPLORE, "exploration 0.05", keep_log=False)
     cmp = compare_results(none, explore, seed=ctx.options.seed)
     d = cmp.differences
     rows: list[list[Any]] = []
     for name in ("ctr", "conversion", "revenue_per_session", "new_item_exposure_share", "tail_share"):
         m = d[name]
-        rows.append([name, f"{m['a']:.4f}", f"{m['b']:.4f}", f"{m['relative']:+.1%}",
-                     f"[{m['relative_low']:+.1%}, {m['relative_high']:+.1%}]"])
+        rows.append([name, f"{m['a']:.4f}", f"{m['b']:.4f}", _rel(m["relative"]),
+                     f"[{_rel(m['relative_low'])}, {_rel(m['relative_high'])}]"])
     s = d["new_item_sales_first_window"]
     rows.append(["new-item sales, first 2 weeks", f"{s['a']:.0f}", f"{s['b']:.0f}", f"{s['diff']:+.0f}",
-                 f"[{s.get('diff_low', float('nan')):+.0f}, {s.get('diff_high', float('nan')):+.0f}]"])
+                 f"[{_rel(s.get('diff_low', float('nan')), '+.0f')}, {_rel(s.get('diff_high', float('nan')), '+.0f')}]"])
     ctx.report.section("Exposure policies: simulated A/B").text(
         f"The last {days} days of the shop replayed to its synthetic users twice, on the same visitors: the base "
         "recommender alone, and with 5% of slots exploring items younger than 14 days by Thompson sampling on a "
@@ -59,8 +67,8 @@ def _simulate(ctx: DemoContext) -> str:
         bar_chart(["no exploration", "exploration 0.05"], [none.metrics["new_item_exposure_share"],
                                                           explore.metrics["new_item_exposure_share"]],
                   title="share of impressions on new items"))
-    ctx.figures["exploration CTR change"] = f"{d['ctr']['relative']:+.1%}"
-    return (f"{days} days: CTR {d['ctr']['relative']:+.1%}, new-item exposure "
+    ctx.figures["exploration CTR change"] = _rel(d["ctr"]["relative"])
+    return (f"{days} days: CTR {_rel(d['ctr']['relative'])}, new-item exposure "
             f"{d['new_item_exposure_share']['a']:.3f} -> {d['new_item_exposure_share']['b']:.3f}, "
             f"new-item sales {s['a']:.0f} -> {s['b']:.0f}")
 

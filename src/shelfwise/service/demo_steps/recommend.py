@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...errors import ShelfwiseError
+from ...errors import InputError, ShelfwiseError
 from ...evaluate.split import temporal_split
 from ...logs import get_logger
 from .. import evaluate as evaluate_service
@@ -35,6 +35,8 @@ COLUMNS = (f"ndcg@{K}", f"recall@{K}", f"mrr@{K}", f"hit_rate@{K}", "coverage", 
 
 def _span(ctx: DemoContext) -> tuple[datetime, datetime]:
     row = ctx.require_store().query("SELECT min(timestamp) AS a, max(timestamp) AS b FROM events").to_pylist()[0]
+    if row["a"] is None:  # a demo shop too small to have any event (--users 1 --days 1)
+        raise InputError("the demo shop has no events to learn from")
     return row["a"], row["b"]
 
 

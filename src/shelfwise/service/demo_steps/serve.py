@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...errors import InputError
 from ..demo import DemoContext, DemoStep
 
 ORDER = 95  # last: after the model set is trained and the derived tables exist
@@ -23,16 +24,21 @@ def _api(ctx: DemoContext) -> str:
     from ...serve import create_app
 
     store = ctx.require_store()
+    buyers = store.query("SELECT user_id, count(*) AS n FROM events WHERE user_id IS NOT NULL AND event = 'purchase' "
+                         "GROUP BY user_id ORDER BY n DESC, user_id LIMIT 1").column(0).to_pylist()
+    if not buyers:  # a demo shop too small to have sales (say --days 2): no shopper to show
+        raise InputError("the demo shop has no purchases, so there is no shopper's list to show")
+    user = buyers[0]
     model_dir = Path(ctx.state.get("recommend", {}).get("model_dir") or ctx.out_dir / "models")
     app = create_app(f"duckdb:///{ctx.db_path.resolve()}", demo_mode=True, model_dir=model_dir, warm=False,
                      watch_every_s=None)
     try:
         c = TestClient(app)
         version = app.state.models.version
-        user = store.query("SELECT user_id, count(*) AS n FROM events WHERE user_id IS NOT NULL AND event = 'purchase' "
-                           "GROUP BY user_id ORDER BY n DESC LIMIT 1").column(0)[0].as_py()
         shopper = c.get("/v1/recommend", params={"user_id": user, "k": 5}).json()
         before = c.get("/v1/recommend", params={"user_id": VISITOR, "k": 5}).json()
+        if not before.get("items"):
+            raise InputError("the service has nothing to recommend to a new visitor on this demo shop")
         clicked = before["items"][0]["item_id"]
         ack = c.post("/v1/events", json={"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "user_id": VISITOR,
                                          "item_id": clicked, "event": "click", "surface": "demo"})
