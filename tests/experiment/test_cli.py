@@ -125,3 +125,12 @@ def test_every_command_and_option_has_help():
                  ["experiment", "learn-policy"]):
         out = _ok(args + ["--help"])
         assert "Usage" in out
+
+
+def test_analyze_checks_its_outputs_before_the_work(tmp_path):
+    # --json to a folder was an IsADirectoryError traceback after the analysis (and an --html written)
+    pd.DataFrame({"group": ["A", "B"] * 50, "conv": [0, 1] * 50}).to_csv(tmp_path / "t.csv", index=False)
+    bad = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "t.csv"), "--arm-col", "group", "--control",
+                              "A", "--metrics", "conv", "--json", str(tmp_path), "--html", str(tmp_path / "ab.html")])
+    assert bad.exit_code == 2 and "is a folder" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "ab.html").exists()

@@ -295,3 +295,19 @@ def test_appending_keyed_events_twice_stores_them_once_on_postgres(pg_store_url)
         store.write("events", batch.slice(1), mode="append")
         assert store.count("events") == 2
         assert store.query("SELECT event_key FROM events ORDER BY 1").column(0).to_pylist() == ["api:1", "api:2"]
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_refused(tmp_path: Path) -> None:
+    """DuckDB opened a CSV given as --db without a word and kept every write in memory only (a key
+    'created', rows 'loaded', all gone at exit); the file itself must stay as it was."""
+    from shelfwise.errors import StoreError
+
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_text("timestamp,user_id,item_id,event\n2024-01-01,u1,i1,view\n")
+    with pytest.raises(StoreError, match="is not a DuckDB database"):
+        open_store(f"duckdb:///{csv_file}")
+    assert csv_file.read_text().startswith("timestamp,user_id")
+    with open_store(f"duckdb:///{tmp_path / 'real.duckdb'}") as st:   # a real store still opens, and reopens
+        st.execute("CREATE TABLE t (a INTEGER)")
+    with open_store(f"duckdb:///{tmp_path / 'real.duckdb'}") as st:
+        assert st.has_table("t")

@@ -162,6 +162,7 @@ def analyze(file: Path = typer.Argument(..., help="One row per unit: the arm and
             html: Optional[Path] = HtmlOption) -> None:
     """Analyse an A/B(/n) test: per-arm means, lifts with intervals, p-values, SRM check, CUPED."""
     with handled():
+        _check_outputs(json_out, html)
         result = svc.analyze(file, arm_col, control, _csv(metrics), covariate=covariate,
                              expected_split=expected_split, correction=correction, level=level)
         if html:
@@ -292,6 +293,7 @@ def learn_policy(db: Optional[str] = DbOption, surface: Optional[list[str]] = Su
                  html: Optional[Path] = HtmlOption) -> None:
     """Learn a display policy from logs (inverse-propensity weighted) and estimate it against the logged one."""
     with handled():
+        _check_outputs(json_out, html)
         result = svc.learn(db, sel=_sel(surface, where, since, until, reward), context=_csv(context),
                            epsilon=epsilon, max_weight=max_weight, greedy=greedy, test_share=test_share,
                            model_dir=model_dir,

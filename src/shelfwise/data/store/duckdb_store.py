@@ -63,6 +63,7 @@ class DuckDBStore(Store):
         except OSError as exc:  # a parent that is a file, a folder that cannot be made
             raise StoreError(f"cannot open the DuckDB store {self.path}: cannot make its folder "
                              f"({exc.strerror or exc}: {exc.filename or Path(self.path).parent})") from exc
+        _refuse_other_files(self.path)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
@@ -223,3 +224,21 @@ class DuckDBStore(Store):
             except duckdb.Error:
                 pass
 
+
+def _refuse_other_files(path: str) -> None:
+    """An existing file that is not a DuckDB database (a shop's CSV given as ``--db`` by mistake) is refused.
+
+    DuckDB (1.5) opens such a file without a word and keeps every write in memory, so ``keys create`` printed
+    a key that was never stored and an ingest "loaded" rows that vanished at exit. A database file carries
+    the magic bytes ``DUCK`` after its 8-byte checksum; an empty file is left to DuckDB, which makes it one.
+    """
+    if path == ":memory:":
+        return
+    p = Path(path).expanduser()
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    with p.open("rb") as fh:
+        head = fh.read(12)
+    if head[8:12] != b"DUCK":
+        raise StoreError(f"{p} is not a DuckDB database (a {p.suffix or 'plain'} file?): give the store's "
+                         f"file as --db, or a new name to start one")
