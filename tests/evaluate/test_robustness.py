@@ -15,21 +15,9 @@ from shelfwise.data.store import open_store
 from shelfwise.errors import InputError
 from shelfwise.service import evaluate as svc
 
-from .test_split import EVENTS, ITEMS
+from .test_evaluate_service import db  # noqa: F401  (the same small shop as a store)
 
 CUTOFF = "2024-01-10"
-
-
-@pytest.fixture()
-def db(tmp_path: Path) -> str:
-    folder = tmp_path / "shop"
-    folder.mkdir()
-    ITEMS.to_csv(folder / "items.csv", index=False)
-    EVENTS.to_csv(folder / "events.csv", index=False)
-    path = str(tmp_path / "shop.duckdb")
-    with open_store(path) as store:
-        ingest(folder, store)
-    return path
 
 
 def _recs(path: Path, text: str) -> Path:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 import math
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from scipy.stats import norm
 from typer.testing import CliRunner
 
 from shelfwise.cli.main import app
@@ -22,9 +23,9 @@ from shelfwise.lifecycle.inventory import InventoryPolicy, advise
 from shelfwise.service import lifecycle as svc
 
 from .conftest import MONDAY, ts, weekly_events
+from .test_inventory import Z80, _forecast
 
 runner = CliRunner()
-Z80 = norm.ppf(0.9)
 
 
 @pytest.fixture()
@@ -43,13 +44,6 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(svc, "open_store", refuse)
 
 
-def _forecast(items: dict[str, float], sigma: float = 2.0, periods: int = 6) -> pd.DataFrame:
-    rows = []
-    for item, mean in items.items():
-        for k in range(periods):
-            rows.append({"item_id": item, "period_start": date(2024, 1, 1) + timedelta(weeks=k), "mean": mean,
-                         "yhat": mean, "yhat_lo": mean - Z80 * sigma, "yhat_hi": mean + Z80 * sigma})
-    return pd.DataFrame(rows)
 
 
 # --- --as-of -------------------------------------------------------------------------------------------
@@ -121,20 +115,27 @@ def test_inventory_policy_bounds_name_the_flag_and_value(no_work: None, field: s
     assert flag in str(exc.value) and str(value) in str(exc.value)
 
 
-def test_broken_stock_lead_times_fall_back_to_the_default_with_a_warning() -> None:
-    """A negative lead time in the stock table used to be taken as it is: reorder point 0 for an item
-    selling 10 a week with 5 on hand ("ok"); an absurd one stretched the forecast for centuries."""
-    stock = pd.DataFrame({"item_id": ["x", "y"], "stock": [5.0, 5.0], "lead_time_days": [-3.0, 100000.0],
-                          "unit_cost": [1.0, 1.0]})
+@contextmanager
+def _inventory_log() -> Iterator[list[logging.LogRecord]]:
+    """The inventory module's log records while the block runs (its logger does not reach caplog)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     logger = logging.getLogger("shelfwise.lifecycle.inventory")
     logger.addHandler(handler)
     try:
-        out = advise(_forecast({"x": 10.0, "y": 10.0}), 7, 80.0, InventoryPolicy(), stock=stock).set_index("item_id")
+        yield records
     finally:
         logger.removeHandler(handler)
+
+
+def test_broken_stock_lead_times_fall_back_to_the_default_with_a_warning() -> None:
+    """A negative lead time in the stock table used to be taken as it is: reorder point 0 for an item
+    selling 10 a week with 5 on hand ("ok"); an absurd one stretched the forecast for centuries."""
+    stock = pd.DataFrame({"item_id": ["x", "y"], "stock": [5.0, 5.0], "lead_time_days": [-3.0, 100000.0],
+                          "unit_cost": [1.0, 1.0]})
+    with _inventory_log() as records:
+        out = advise(_forecast({"x": 10.0, "y": 10.0}), 7, 80.0, InventoryPolicy(), stock=stock).set_index("item_id")
     assert out.loc["x", "lead_time_days"] == 14.0 and out.loc["y", "lead_time_days"] == 14.0
     assert out.loc["x", "demand_lead_time"] == pytest.approx(20.0) and out.loc["x", "action"] == "reorder"
     messages = " ".join(r.getMessage() for r in records)
@@ -154,15 +155,8 @@ def test_stock_rows_of_items_without_sales_are_reported() -> None:
     """Stock for an item with no sales before the as-of date used to vanish without a word."""
     stock = pd.DataFrame({"item_id": ["x", "ghost"], "stock": [5.0, 7.0], "lead_time_days": [None, None],
                           "unit_cost": [1.0, 1.0]})
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("shelfwise.lifecycle.inventory")
-    logger.addHandler(handler)
-    try:
+    with _inventory_log() as records:
         out = advise(_forecast({"x": 10.0}), 7, 80.0, InventoryPolicy(), stock=stock)
-    finally:
-        logger.removeHandler(handler)
     assert out["item_id"].tolist() == ["x"]
     assert any("ghost" in r.getMessage() and r.levelno == logging.WARNING for r in records)
 
