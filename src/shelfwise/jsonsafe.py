@@ -24,3 +24,13 @@ def finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
     return value
+
+
+def figure(value: Any, spec: str = ".4g", prefix: str = "") -> str:
+    """A figure as table text; "n/a" where it is undefined (None or nan: null in the JSON beside it).
+
+    Infinity is left to ``format`` ("inf"): only an undefined value has no number to show.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return prefix + format(value, spec)

@@ -11,8 +11,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from ..errors import InputError
 from ..experiment.tables import check_writable
+from ..jsonsafe import figure
 from ..service import experiment as svc
 from ..service import experiment_report as rep
 from .common import DbOption, NewDbOption, console, dumps, handled, print_json
@@ -59,15 +59,7 @@ def _check_outputs(json_out: Optional[str], html: Optional[Path]) -> None:
     that cannot be made because a file stands in the way."""
     for flag, path, formats in (("json", None if json_out == "-" else json_out, (".json",)),
                                 ("html", html, (".html", ".htm"))):
-        try:
-            check_writable(path, formats)
-        except InputError as exc:  # check_writable speaks of --out; these commands call it --json / --html
-            raise InputError(exc.detail, file=exc.file, field=flag) from exc
-
-
-def _fixed(value: float) -> str:
-    """A figure of the tables; 'n/a' where it is undefined (null in the JSON)."""
-    return "n/a" if value is None or value != value else f"{value:.6f}"
+        check_writable(path, formats, field=flag)
 
 
 def _sel(surface: Optional[list[str]], where: Optional[list[str]], since: Optional[datetime],
@@ -103,9 +95,10 @@ def ope(db: Optional[str] = DbOption,
     for col in ("estimator", "value", f"{100 * level:.0f}% low", "high"):
         table.add_column(col, justify="left" if col == "estimator" else "right")
     for name, v in result["estimators"].items():
-        table.add_row(name, _fixed(v["value"]), _fixed(v["ci_low"]), _fixed(v["ci_high"]))
+        table.add_row(name, figure(v["value"], ".6f"), figure(v["ci_low"], ".6f"), figure(v["ci_high"], ".6f"))
     lg = result["logged"]
-    table.add_row("logged (on-policy)", _fixed(lg["value"]), _fixed(lg["ci_low"]), _fixed(lg["ci_high"]))
+    table.add_row("logged (on-policy)", figure(lg["value"], ".6f"), figure(lg["ci_low"], ".6f"),
+                  figure(lg["ci_high"], ".6f"))
     console.print(table)
     d = result["diagnostics"]
     console.print(f"effective sample size {d['effective_sample_size']:,.0f}, max weight {d['max_weight']:.4g}, "

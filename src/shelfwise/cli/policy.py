@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import InputError
 from ..evaluate.split import parse_cutoff
 from ..experiment.tables import check_writable
+from ..jsonsafe import figure
 from ..service import policy as service
 from ..service import simulate as sim_service
 from .common import DbOption, console, dumps, handled, print_json
@@ -86,21 +87,12 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
     for col in ("metric", "A", "B", "B - A", "interval", "relative"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for name, d in result.differences.items():
-        interval = f"[{_g(d['diff_low'])}, {_g(d['diff_high'])}]" if "diff_low" in d else ""
-        if math.isnan(d["diff_low"] if "diff_low" in d else 0.0):
-            interval = "n/a"
-        rel = (_g(d["relative"], "+.1%") if "relative" in d else
-               (_g(d["ratio"], ".2f", "x") if "ratio" in d else ""))
-        table.add_row(name, _g(d["a"]), _g(d["b"]), _g(d["diff"], "+.4g"), interval, rel)
+        interval = ("" if "diff_low" not in d else "n/a" if math.isnan(d["diff_low"])
+                    else f"[{figure(d['diff_low'])}, {figure(d['diff_high'])}]")
+        rel = (figure(d["relative"], "+.1%") if "relative" in d else
+               (figure(d["ratio"], ".2f", "x") if "ratio" in d else ""))
+        table.add_row(name, figure(d["a"]), figure(d["b"]), figure(d["diff"], "+.4g"), interval, rel)
     console.print(table)
-
-
-def _g(value: float, spec: str = ".4g", prefix: str = "") -> str:
-    """A figure of the comparison table; 'n/a' where it is undefined (no new item sold: no days to first
-    sale, a ratio over zero), where the JSON has null."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return prefix + format(value, spec)
 
 
 def register(app: typer.Typer) -> None:

@@ -36,3 +36,9 @@ def truthy(value: Any) -> bool:
 def non_product(attrs: Iterable[object]) -> np.ndarray:
     """Per item, whether its extra columns mark it ``non_product``."""
     return np.array([truthy(extra(a).get("non_product")) for a in attrs], dtype=bool)
+
+
+def flag_column(values: Iterable[object]) -> np.ndarray:
+    """A ``non_product`` column already read (booleans, with None or NaN where an item has no row) as a mask;
+    only a true boolean marks an item."""
+    return np.array([isinstance(v, (bool, np.bool_)) and bool(v) for v in values], dtype=bool)

@@ -32,10 +32,10 @@ def _suffix(path: Path) -> str:
                      f"{' or '.join(SUFFIXES[:2])} file name", file=str(path))
 
 
-def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES) -> Path | None:
+def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES, field: str = "out") -> Path | None:
     """``path`` as a Path when it names a file of one of ``formats`` (by default what :func:`write_table`
-    writes); None when no file is asked for; else an input error naming the formats, or the file that
-    stands where a parent folder would have to be made.
+    writes); None when no file is asked for; else an input error (naming ``field``, the option's name) about
+    the formats, or the file that stands where a parent folder would have to be made.
 
     Commands call it before any work, so a misspelt ``--out`` (or a folder) fails at once, not after
     minutes of computing (and without storing a result that was never written).
@@ -44,11 +44,11 @@ def check_writable(path: str | Path | None, formats: tuple[str, ...] = SUFFIXES)
         return None
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"is a folder: give a file name ending in {' or '.join(formats)}", file=str(p), field="out")
+        raise InputError(f"is a folder: give a file name ending in {' or '.join(formats)}", file=str(p), field=field)
     if not p.name.lower().endswith(formats):
         raise InputError(f"unsupported file type '{p.suffix or '(none)'}': the output must end in "
-                         f"{' or '.join(formats)}", file=str(p), field="out")
-    check_folders_can_be_made(p)
+                         f"{' or '.join(formats)}", file=str(p), field=field)
+    check_folders_can_be_made(p, field)
     return p
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.attrs import non_product
+from ..data.attrs import flag_column, non_product
 from ..evaluate.metrics import tail_mask
 
 #: where a slot's item came from, kept along the chain (for reasons and logging)
@@ -202,7 +202,7 @@ class ItemContext:
             qty = stock.groupby(stock["item_id"].astype(str))["quantity"].last()
             q = qty.reindex(ids).to_numpy(dtype=np.float64)
             in_stock = ~(np.isfinite(q) & (q <= 0))
-        flagged = (np.array([isinstance(v, (bool, np.bool_)) and bool(v) for v in items["non_product"]], dtype=bool)
+        flagged = (flag_column(items["non_product"])
                    if "non_product" in items else non_product(items["attrs"]) if "attrs" in items else None)
         if flagged is not None and flagged.any():  # postage and fees: never shown, like an item out of stock
             in_stock = ~flagged if in_stock is None else in_stock & ~flagged

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..data.attrs import non_product
+from ..data.attrs import flag_column, non_product
 from ..data.store import Store
 
 # How much one event of each type says about a user's interest (used for the implicit matrix).
@@ -124,8 +124,7 @@ class Interactions:
         ev["item_idx"] = ev["item_id"].astype(str).map(item_pos).astype(np.int64).to_numpy()
         ev = ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
         catalog = pd.DataFrame({"item_id": item_ids}).merge(items[item_cols], on="item_id", how="left")
-        catalog["non_product"] = np.array([isinstance(v, (bool, np.bool_)) and bool(v) for v in catalog["non_product"]],
-                                          dtype=bool)
+        catalog["non_product"] = flag_column(catalog["non_product"])
         now = now or (ev["timestamp"].max().to_pydatetime() if len(ev) else datetime.now())
         keep = ["user_idx", "item_idx", "timestamp", "event", "quantity", "session_id", "order_id", "position",
                 "user_id", "item_id"]

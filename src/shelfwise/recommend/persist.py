@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import load_array, load_json, load_manifest, save_arrays, save_json, save_manifest
+from ..data.attrs import flag_column
 from ..errors import ModelNotFound
 from .data import Interactions
 from .generator import REGISTRY, HistoryRecommender
@@ -77,8 +78,7 @@ def load_data(directory: Path) -> tuple[Interactions, History]:
     catalog["price"] = pd.to_numeric(catalog["price"], errors="coerce")
     catalog["launched_at"] = pd.to_datetime(catalog["launched_at"], errors="coerce")
     # model sets written before the flag existed recommend every item, as they did
-    catalog["non_product"] = (catalog["non_product"].fillna(False).astype(bool) if "non_product" in catalog.columns
-                              else False)
+    catalog["non_product"] = flag_column(catalog["non_product"]) if "non_product" in catalog.columns else False
     known = h["user"] < len(user_ids)
     names = np.asarray(EVENT_TYPES + ("unknown",), dtype=object)
     events = pd.DataFrame({

@@ -12,6 +12,7 @@ from ...policy.launch import plan_launches, save_plans
 from ...simulate import SimConfig, Simulator
 from ...simulate.compare import compare_results
 from ...errors import InputError
+from ...jsonsafe import figure
 from ..demo import DemoContext, DemoStep
 
 ORDER = 40
@@ -36,11 +37,6 @@ def _launch_plans(ctx: DemoContext) -> str:
     return f"{len(plans)} launch plans stored in launch_plans"
 
 
-def _rel(value: float, spec: str = "+.1%") -> str:
-    """A change; 'n/a' where it is undefined (no click at all under A: 0 / 0; no new item launched)."""
-    return "n/a" if value != value else format(value, spec)
-
-
 def _simulate(ctx: DemoContext) -> str:
     days = min(SIM_DAYS, max(1, ctx.options.days - 1))
     sim = Simulator(ctx.shop_dir, SimConfig(days=days, max_sessions=1000, seed=ctx.options.seed), truth=ctx.truth)
@@ -53,11 +49,11 @@ def _simulate(ctx: DemoContext) -> str:
     rows: list[list[Any]] = []
     for name in ("ctr", "conversion", "revenue_per_session", "new_item_exposure_share", "tail_share"):
         m = d[name]
-        rows.append([name, f"{m['a']:.4f}", f"{m['b']:.4f}", _rel(m["relative"]),
-                     f"[{_rel(m['relative_low'])}, {_rel(m['relative_high'])}]"])
+        rows.append([name, f"{m['a']:.4f}", f"{m['b']:.4f}", figure(m["relative"], "+.1%"),
+                     f"[{figure(m['relative_low'], '+.1%')}, {figure(m['relative_high'], '+.1%')}]"])
     s = d["new_item_sales_first_window"]
     rows.append(["new-item sales, first 2 weeks", f"{s['a']:.0f}", f"{s['b']:.0f}", f"{s['diff']:+.0f}",
-                 f"[{_rel(s.get('diff_low', float('nan')), '+.0f')}, {_rel(s.get('diff_high', float('nan')), '+.0f')}]"])
+                 f"[{figure(s.get('diff_low'), '+.0f')}, {figure(s.get('diff_high'), '+.0f')}]"])
     ctx.report.section("Exposure policies: simulated A/B").text(
         f"The last {days} days of the shop replayed to its synthetic users twice, on the same visitors: the base "
         "recommender alone, and with 5% of slots exploring items younger than 14 days by Thompson sampling on a "
@@ -67,8 +63,8 @@ def _simulate(ctx: DemoContext) -> str:
         bar_chart(["no exploration", "exploration 0.05"], [none.metrics["new_item_exposure_share"],
                                                           explore.metrics["new_item_exposure_share"]],
                   title="share of impressions on new items"))
-    ctx.figures["exploration CTR change"] = _rel(d["ctr"]["relative"])
-    return (f"{days} days: CTR {_rel(d['ctr']['relative'])}, new-item exposure "
+    ctx.figures["exploration CTR change"] = figure(d["ctr"]["relative"], "+.1%")
+    return (f"{days} days: CTR {figure(d['ctr']['relative'], '+.1%')}, new-item exposure "
             f"{d['new_item_exposure_share']['a']:.3f} -> {d['new_item_exposure_share']['b']:.3f}, "
             f"new-item sales {s['a']:.0f} -> {s['b']:.0f}")
 
