@@ -83,3 +83,14 @@ def test_an_error_about_a_field_without_such_option_is_printed_as_it_is(capsys: 
         with handled():      # no running command: nothing to name
             raise InputError("k must be at least 1 (got 0)", field="k")
     assert capsys.readouterr().err.strip().endswith("(got 0)")
+
+
+def test_table_figures_never_print_nan_or_infinity() -> None:
+    from shelfwise.jsonsafe import bound, figure
+
+    # the JSON beside a table has null for both; the table printed "inf", "+inf%" and "xinf"
+    assert figure(float("inf"), ".2f", "x") == "n/a" and figure(-np.inf, "+.1%") == "n/a"
+    assert figure(float("nan")) == "n/a" and figure(None) == "n/a" and figure(1.5, ".2f", "x") == "x1.50"
+    # an interval limit that is infinite has no bound, which says more than "n/a"
+    assert bound(float("inf"), ".3f") == "unbounded" and bound(-np.inf) == "unbounded"
+    assert bound(float("nan")) == "n/a" and bound(0.25, ".3f") == "0.250"

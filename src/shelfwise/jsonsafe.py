@@ -27,10 +27,20 @@ def finite(value: Any) -> Any:
 
 
 def figure(value: Any, spec: str = ".4g", prefix: str = "") -> str:
-    """A figure as table text; "n/a" where it is undefined (None or nan: null in the JSON beside it).
+    """A figure as table text; "n/a" where the JSON beside the table has null.
 
-    Infinity is left to ``format`` ("inf"): only an undefined value has no number to show.
+    That is None, nan (a relative lift over a zero control) and infinity (a ratio over zero): a table that
+    printed "inf", "+inf%" or "xinf" where the JSON says null would tell two stories.
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or not math.isfinite(value):
         return "n/a"
     return prefix + format(value, spec)
+
+
+def bound(value: Any, spec: str = ".4g") -> str:
+    """An interval limit as table text: "unbounded" where it is infinite (null in the JSON), which says
+    more than "n/a": the data bound the estimate on one side only. Undefined limits are "n/a" as in
+    :func:`figure`."""
+    if isinstance(value, (int, float, np.number)) and math.isinf(value):
+        return "unbounded"
+    return figure(value, spec)

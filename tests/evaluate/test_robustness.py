@@ -108,18 +108,49 @@ def test_score_header_only_file_is_a_clear_error(db: str, tmp_path: Path) -> Non
     assert res.exit_code == 2 and "no recommendations" in res.output
 
 
-def test_a_model_that_cannot_be_fitted_is_named(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the hybrid's "too few users bought anything in the last 3 days ..." came without the model's
-    # name, so with five models in --models the user could not tell which one to leave out
-    from shelfwise.evaluate.baselines import Popularity
+class _TooLittleData:
+    """A peer that cannot train on a small shop, as the hybrid cannot ("too few users bought ...")."""
 
-    class TooLittleData(Popularity):
-        def fit(self, data):  # type: ignore[no-untyped-def]
-            raise InputError("too few users bought anything in the last 3 days of the training data")
+    def __init__(self, **params):  # type: ignore[no-untyped-def]
+        pass
 
-    monkeypatch.setitem(svc.PEERS, "needy", TooLittleData)
-    with pytest.raises(InputError, match="model 'needy' cannot be evaluated.*too few users.*--models"):
-        svc.evaluate_models(db, CUTOFF, models=["popularity", "needy"])
+    def fit(self, data):  # type: ignore[no-untyped-def]
+        raise InputError("too few users bought anything in the last 3 days of the training data")
+
+
+def test_a_model_that_cannot_be_fitted_is_reported_beside_the_others(db: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # one model that could not train stopped the whole evaluation, so no peer's figures were shown
+    monkeypatch.setitem(svc.PEERS, "needy", _TooLittleData)
+    out = svc.evaluate_models(db, CUTOFF, models=["popularity", "needy", "buy-again"])
+    assert list(out["models"]) == ["popularity", "buy-again"]
+    assert out["failed"] == {"needy": "too few users bought anything in the last 3 days of the training data"}
+    # nothing evaluated at all is still an error, naming each model and why
+    with pytest.raises(InputError, match="no model could be evaluated.*'needy': too few users.*--cutoff"):
+        svc.evaluate_models(db, CUTOFF, models=["needy"])
+
+
+def test_cli_shows_the_peers_and_marks_the_model_that_failed(db: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(svc.PEERS, "needy", _TooLittleData)
+    out = tmp_path / "eval.json"
+    res = _evaluate(db, "--models", "popularity,needy,buy-again", "-k", "2", "--json", str(out))
+    assert res.exit_code == 0, res.output  # something was evaluated
+    assert "buy-again" in res.stdout and "ndcg@2" in res.stdout and "failed" in res.stdout
+    assert "needy" in res.output and "too few users" in res.output
+    data = json.loads(out.read_text())
+    assert set(data["models"]) == {"popularity", "buy-again"} and "too few users" in data["failed"]["needy"]
+    res = _evaluate(db, "--models", "needy")
+    assert res.exit_code == 2 and "no model could be evaluated" in res.output  # nothing was evaluated
+
+
+def test_the_hybrid_on_a_tiny_shop_leaves_the_peers_shown(db: str) -> None:
+    # the reported defect: 'shelfwise evaluate' on a tiny shop stopped with the hybrid's error
+    res = CliRunner().invoke(app, ["evaluate", "--db", db, "--cutoff", CUTOFF, "-k", "2", "--models",
+                                   "shelfwise,popularity,buy-again"])
+    assert res.exit_code == 0, res.output
+    assert "popularity" in res.stdout and "buy-again" in res.stdout and "ndcg@2" in res.stdout
+    assert "shelfwise" in res.output and "too few users" in res.output
 
 
 def test_items_file_with_a_byte_order_mark_or_bad_bytes(db: str, tmp_path: Path) -> None:

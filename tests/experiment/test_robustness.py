@@ -235,8 +235,9 @@ def test_analyze_json_is_strict_json_with_null_for_undefined_figures(tmp_path):
     assert comp["lift_rel"] is None and comp["rel_ci_low"] is None and comp["lift_abs"] == pytest.approx(0.1)
 
 
-def test_position_bias_json_writes_an_unbounded_limit_as_null(tmp_path):
-    # the logs of _two_slot_logs as a shop: 300 displays of 2 slots, 2 clicks at position 1, 6 at position 2
+def _two_slot_store(tmp_path) -> str:
+    """The logs of _two_slot_logs as an ingested shop: 300 displays of 2 slots, 2 clicks at position 1, 6 at
+    position 2 (the upper limit of position 2's attention is unbounded)."""
     logged = _two_slot_logs()
     rows = ["timestamp,user_id,session_id,item_id,event,position,surface"]
     for j in range(logged.n):
@@ -250,10 +251,32 @@ def test_position_bias_json_writes_an_unbounded_limit_as_null(tmp_path):
     url = f"duckdb:///{tmp_path / 'x.duckdb'}"
     with open_store(url) as store:
         ingest(tmp_path / "shop", store)
+    return url
+
+
+def test_position_bias_json_writes_an_unbounded_limit_as_null(tmp_path):
+    url = _two_slot_store(tmp_path)
     result = runner.invoke(app, ["position-bias", "--db", url, "--json", "-"])
     assert result.exit_code == 0, result.output
     data = _strict_json(result.stdout)   # was: a finite upper limit (8.0)
     assert data["clicks"] == [2, 6] and data["attention"] == [1.0, 3.0] and data["ci_high"] == [1.0, None]
+
+
+def test_position_bias_table_shows_an_unbounded_limit_as_unbounded(tmp_path):
+    # the JSON says null for the infinite upper limit; the table printed "inf"
+    result = runner.invoke(app, ["position-bias", "--db", _two_slot_store(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "inf" not in result.stdout and "unbounded" in result.stdout
+
+
+def test_analyze_table_shows_an_undefined_relative_lift_as_n_a(tmp_path):
+    # no conversions in the control: the JSON says null for the relative lift; the table printed "+nan%"
+    pd.DataFrame({"arm": ["a"] * 50 + ["b"] * 50, "conv": [0] * 50 + [1] * 5 + [0] * 45}).to_csv(
+        tmp_path / "t.csv", index=False)
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "t.csv"), "--arm-col", "arm",
+                                 "--control", "a", "--metrics", "conv"])
+    assert result.exit_code == 0, result.output
+    assert "nan" not in result.stdout.lower() and "inf" not in result.stdout and "n/a" in result.stdout
 
 
 # --- running experiments --------------------------------------------------------------------------------

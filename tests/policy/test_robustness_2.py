@@ -42,6 +42,19 @@ def test_a_shop_without_history_before_the_simulated_days_simulates(tiny_synth):
     assert result.days.arrays()["impressions"].sum() >= 0
 
 
+def test_demo_and_simulate_check_the_seed_with_one_function(tmp_path):
+    # the check was written twice (demo.py and simulate.py); one function keeps the rule and message one
+    from shelfwise.service import checks, demo, simulate
+
+    assert demo.check_seed is checks.check_seed and simulate.check_seed is checks.check_seed
+    with pytest.raises(InputError, match=r"^--seed must be 0 or more \(got -1\)$") as exc:
+        checks.check_seed(-1)
+    assert exc.value.field == "seed"
+    checks.check_seed(0)
+    with pytest.raises(InputError, match=r"--seed must be 0 or more \(got -3\)"):
+        demo.generate_synth_shop(tmp_path / "shop", 10, 5, 3, -3)
+
+
 def test_a_negative_seed_is_an_input_error_naming_the_flag(tiny_synth):
     r = _cli("simulate", "--shop", str(tiny_synth), "--policy", "explore", "--days", "2", "--seed", "-5")
     assert r.exit_code == 2, r.output  # was a ValueError traceback from numpy ("expected non-negative integer")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from shelfwise.data.store import open_store
@@ -42,6 +43,32 @@ def test_simulator_logs_and_exploration_shows_new_items(shop_dir):
     cmp = compare_results(base, explore)
     d = cmp.differences["new_item_exposure_share"]
     assert d["diff_low"] <= d["diff"] <= d["diff_high"] and d["diff_low"] > 0
+
+
+def test_new_items_and_their_exposure_count_the_same_items(shop_dir):
+    # new_items counted only the items launched during the simulated days, while the exposure share counted
+    # every item launched less than new_days before it was shown (some launched before the first day)
+    config = SimConfig(days=6, k=8, seed=1)
+    sim = Simulator(shop_dir, config)
+    run = sim.run(PolicyParams(exploration_weight=0.25, item_age_cutoff_days=14), "explore")
+    launch = sim.truth.items.launch_day.astype(float)
+    ever_new = np.zeros(len(launch), dtype=bool)
+    for d in range(sim.start, sim.start + config.days):
+        age = d + 0.5 - launch   # the policies' own test of "new" (ItemContext.new), day by day
+        ever_new |= (age >= 0) & (age < config.new_days)
+    launched = (launch >= sim.start) & (launch < sim.start + config.days)
+    assert (ever_new & ~launched).any()   # the shop has items launched in the days before the first one
+    assert run.metrics["new_items"] == ever_new.sum()
+    assert run.metrics["launched_items"] == launched.sum() == len(run.new_items)
+    imp = run.log[run.log["event"] == "impression"]
+    day_of = imp["day"].to_numpy(float)
+    idx = pd.Index(sim.item_ids.astype(str)).get_indexer(imp["item_id"].astype(str))
+    age = day_of + 0.5 - launch[idx]
+    counted = (age >= 0) & (age < config.new_days)
+    assert ever_new[idx[counted]].all()   # every impression counted as new is of one of the new items
+    assert run.metrics["new_item_exposure_share"] == pytest.approx(counted.sum() / len(imp))
+    assert set(compare_results(run, run).as_dict()["definitions"]) >= {"new_items", "launched_items",
+                                                                      "new_item_exposure_share"}
 
 
 def test_paired_day_bootstrap_interval_covers_a_known_difference():

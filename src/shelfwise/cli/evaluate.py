@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..experiment.tables import check_writable
+from ..jsonsafe import figure
 from ..service import evaluate as evaluate_service
 from .common import UncheckedDbOption, console, dumps, err_console, existing_store, handled
 
@@ -30,9 +31,8 @@ _SHOWN = ("ndcg", "recall", "mrr", "hit_rate", "precision", "coverage", "gini", 
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "-" if v != v else f"{v:.4f}"
-    return str(v)
+    """A metric as table text: "n/a" where the JSON has null, as in every other table."""
+    return figure(v, ".4f") if isinstance(v, float) else str(v)
 
 
 def _columns(k: int) -> list[str]:
@@ -90,18 +90,27 @@ def evaluate(ctx: typer.Context, db: Optional[str] = UncheckedDbOption, cutoff: 
         json_out = _check_json_out(json_out)
         result = evaluate_service.evaluate_models(db, cutoff, window_days, k, models.split(","), items)
     _print_split(result["split"])
-    # one column per model: a handful of models fit a terminal, a dozen metrics would not
+    _print_models(result, k)
+    _write_json(json_out, result)
+
+
+def _print_models(result: dict[str, Any], k: int) -> None:
+    """One column per model: a handful of models fit a terminal, a dozen metrics would not. A model that
+    could not be evaluated keeps its column, marked failed, and its reason follows the table."""
     table = Table(title=f"evaluation @{k} ({result['split']['test_users']:,} test users)")
     table.add_column("metric")
-    runs = result["models"]
-    for name in runs:
+    runs, failed = result["models"], result.get("failed", {})
+    for name in [*runs, *failed]:
         table.add_column(name, justify="right")
-    for c in _columns(k):
-        table.add_row(c, *(_fmt(r[c]) for r in runs.values()))
-    table.add_row("fit seconds", *(f"{r['fit_s']:.1f}" for r in runs.values()))
-    table.add_row("recommend seconds", *(f"{r['recommend_s']:.1f}" for r in runs.values()))
+    blank = [""] * len(failed)
+    for i, c in enumerate(_columns(k)):
+        table.add_row(c, *(_fmt(r[c]) for r in runs.values()), *(["failed"] * len(failed) if i == 0 else blank))
+    table.add_row("fit seconds", *(f"{r['fit_s']:.1f}" for r in runs.values()), *blank)
+    table.add_row("recommend seconds", *(f"{r['recommend_s']:.1f}" for r in runs.values()), *blank)
     console.print(table)
-    _write_json(json_out, result)
+    for name, reason in failed.items():
+        err_console.print(f"[bold yellow]warning:[/] model '{escape(name)}' was not evaluated: {escape(reason)} "
+                          f"(a later --cutoff gives it more data)", highlight=False, soft_wrap=True)
 
 
 @evaluate_app.command("score")

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from ..experiment.tables import check_writable
-from ..jsonsafe import figure
+from ..jsonsafe import bound, figure
 from ..service import experiment as svc
 from ..service import experiment_report as rep
 from .common import DbOption, NewDbOption, console, dumps, handled, print_json
@@ -95,10 +95,10 @@ def ope(db: Optional[str] = DbOption,
     for col in ("estimator", "value", f"{100 * level:.0f}% low", "high"):
         table.add_column(col, justify="left" if col == "estimator" else "right")
     for name, v in result["estimators"].items():
-        table.add_row(name, figure(v["value"], ".6f"), figure(v["ci_low"], ".6f"), figure(v["ci_high"], ".6f"))
+        table.add_row(name, figure(v["value"], ".6f"), bound(v["ci_low"], ".6f"), bound(v["ci_high"], ".6f"))
     lg = result["logged"]
-    table.add_row("logged (on-policy)", figure(lg["value"], ".6f"), figure(lg["ci_low"], ".6f"),
-                  figure(lg["ci_high"], ".6f"))
+    table.add_row("logged (on-policy)", figure(lg["value"], ".6f"), bound(lg["ci_low"], ".6f"),
+                  bound(lg["ci_high"], ".6f"))
     console.print(table)
     d = result["diagnostics"]
     console.print(f"effective sample size {d['effective_sample_size']:,.0f}, max weight {d['max_weight']:.4g}, "
@@ -133,7 +133,9 @@ def position_bias(db: Optional[str] = DbOption,
     for row in zip(curve["positions"], curve["impressions"], curve["clicks"], curve["ctr"], curve["attention"],
                    curve["ci_low"], curve["ci_high"]):
         p, n, c, ctr, a, lo, hi = row
-        table.add_row(str(p), f"{n:,}", f"{c:,}", f"{ctr:.5f}", f"{a:.3f}", f"{lo:.3f}", f"{hi:.3f}")
+        # an infinite upper limit (no click at position 1 in some resamples) is null in the JSON
+        table.add_row(str(p), f"{n:,}", f"{c:,}", figure(ctr, ".5f"), figure(a, ".3f"), bound(lo, ".3f"),
+                      bound(hi, ".3f"))
     console.print(table)
 
 
@@ -169,15 +171,16 @@ def analyze(file: Path = typer.Argument(..., help="One row per unit: the arm and
     for m in metric_names:
         table.add_column(m, justify="right")
     for arm, ms in result["arms"].items():
-        table.add_row(arm, f"{ms[metric_names[0]]['n']:,}", *[f"{ms[m]['mean']:.5g}" for m in metric_names])
+        table.add_row(arm, f"{ms[metric_names[0]]['n']:,}", *[figure(ms[m]["mean"], ".5g") for m in metric_names])
     console.print(table)
     comp = Table(title=f"against '{control}' ({correction} adjusted{', CUPED on ' + covariate if covariate else ''})")
     for col in ("arm", "metric", "test", "lift", f"{100 * level:.0f}% CI", "relative", "p", "p adj."):
         comp.add_column(col, justify="left" if col in ("arm", "metric", "test") else "right")
     for c in result["comparisons"]:
-        comp.add_row(c["arm"], c["metric"], c["test"], f"{c['lift_abs']:.5g}",
-                     f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]", f"{100 * c['lift_rel']:+.1f}%",
-                     f"{c['p_value']:.3g}", f"{c['p_value_adjusted']:.3g}")
+        # a relative lift over a control mean of 0 is null in the JSON: "n/a" here, not "+nan%"
+        comp.add_row(c["arm"], c["metric"], c["test"], figure(c["lift_abs"], ".5g"),
+                     f"[{bound(c['ci_low'])}, {bound(c['ci_high'])}]", figure(c["lift_rel"], "+.1%"),
+                     figure(c["p_value"], ".3g"), figure(c["p_value_adjusted"], ".3g"))
     console.print(comp)
     flag = "  [bold red]MISMATCH[/]" if result["srm_p_value"] < 0.001 else ""
     console.print(f"sample-ratio check p = {result['srm_p_value']:.4g}{flag}")
@@ -300,11 +303,14 @@ def learn_policy(db: Optional[str] = DbOption, surface: Optional[list[str]] = Su
         table.add_column(col, justify="left" if col == "policy" else "right")
     for name in ("learned", "uniform"):
         est = result[name]["estimators"]
-        table.add_row(name, *[f"{est[k]['value']:.5f} [{est[k]['ci_low']:.5f}, {est[k]['ci_high']:.5f}]"
-                              for k in ("ipw", "snipw", "dm", "dr")])
-    lg = result["logged"]
-    table.add_row("logged (on-policy)", f"{lg['value']:.5f} [{lg['ci_low']:.5f}, {lg['ci_high']:.5f}]", "", "", "")
+        table.add_row(name, *[_estimate(est[k]) for k in ("ipw", "snipw", "dm", "dr")])
+    table.add_row("logged (on-policy)", _estimate(result["logged"]), "", "", "")
     console.print(table)
+
+
+def _estimate(e: dict[str, Any]) -> str:
+    """``value [low, high]``, with the words the other tables use where the JSON has null."""
+    return f"{figure(e['value'], '.5f')} [{bound(e['ci_low'], '.5f')}, {bound(e['ci_high'], '.5f')}]"
 
 
 def register(app: typer.Typer) -> None:

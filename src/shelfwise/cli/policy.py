@@ -12,7 +12,7 @@ from rich.table import Table
 from ..errors import InputError
 from ..evaluate.split import parse_cutoff
 from ..experiment.tables import check_writable
-from ..jsonsafe import figure
+from ..jsonsafe import bound, figure
 from ..service import policy as service
 from ..service import simulate as sim_service
 from .common import DbOption, console, dumps, handled, print_json
@@ -88,11 +88,16 @@ def simulate(policy: str = typer.Option(..., "--policy", help="Policy B: a prese
         table.add_column(col, justify="left" if col == "metric" else "right")
     for name, d in result.differences.items():
         interval = ("" if "diff_low" not in d else "n/a" if math.isnan(d["diff_low"])
-                    else f"[{figure(d['diff_low'])}, {figure(d['diff_high'])}]")
+                    else f"[{bound(d['diff_low'])}, {bound(d['diff_high'])}]")
         rel = (figure(d["relative"], "+.1%") if "relative" in d else
                (figure(d["ratio"], ".2f", "x") if "ratio" in d else ""))
         table.add_row(name, figure(d["a"]), figure(d["b"]), figure(d["diff"], "+.4g"), interval, rel)
     console.print(table)
+    m, days_new = result.b.metrics, result.b.new_days
+    # the same visitors and items in both runs: the counts are A's and B's alike
+    console.print(f"new items (launched less than {days_new} days before a simulated day, the items of the "
+                  f"exposure share): {int(m['new_items']):,}; launched during the simulated days (the items whose "
+                  f"sales are compared): {int(m['launched_items']):,}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

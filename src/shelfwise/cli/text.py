@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from ..jsonsafe import figure
 from ..service import text as text_service
 from .common import DbOption, UncheckedDbOption, console, existing_store, handled, print_json
 
@@ -28,7 +29,7 @@ def _metrics_table(title: str, report: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col == "method" else "right")
     share = report.get("trainable_share")
     table.add_row(report.get("method", ""), f"{report.get('train_rows', 0):,}", f"{report.get('valid_rows', 0):,}",
-                  f"{valid.get('accuracy', float('nan')):.4f}", f"{valid.get('macro_f1', float('nan')):.4f}",
+                  figure(valid.get("accuracy"), ".4f"), figure(valid.get("macro_f1"), ".4f"),
                   f"{share:.2%}" if share is not None else "-", f"{report.get('train_seconds', 0):.0f}")
     console.print(table)
 
@@ -138,7 +139,7 @@ def sentiment(ctx: typer.Context, db: Optional[str] = UncheckedDbOption,
         for col in ("item", "reviews", "positive", "trend", "complaint terms"):
             table.add_column(col)
         for r in worst:
-            trend = "" if r["trend"] is None else f"{r['trend']:+.2f}"
+            trend = "" if r["trend"] is None else figure(r["trend"], "+.2f")
             table.add_row(str(r["item_id"]), str(r["n_reviews"]), f"{r['share_positive']:.0%}", trend,
                           r["complaint_terms"])
         console.print(table)

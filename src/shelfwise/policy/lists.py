@@ -16,6 +16,15 @@ import pandas as pd
 from ..data.attrs import flag_column, non_product
 from ..evaluate.metrics import tail_mask
 
+
+def is_new(age_days: Any, cutoff_days: float) -> np.ndarray:
+    """What a "new" item is to the policies and the simulator: launched less than ``cutoff_days`` ago and
+    not in the future (an unknown age, nan, is not new). One function, so that what exploration favours,
+    what the simulator counts as new-item exposure and as new items are the same items."""
+    age = np.asarray(age_days, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(age) & (age >= 0) & (age < cutoff_days)
+
 #: where a slot's item came from, kept along the chain (for reasons and logging)
 SOURCES: tuple[str, ...] = ("model", "exploration", "pinned", "boosted", "tail", "diversity")
 MODEL, EXPLORATION, PINNED = 0, 1, 2
@@ -163,10 +172,8 @@ class ItemContext:
         return tail_mask(self.interactions, self.head_share if head_share is None else head_share)
 
     def new(self, cutoff_days: float) -> np.ndarray:
-        """True for items launched less than ``cutoff_days`` ago (and not in the future)."""
-        age = np.asarray(self.age_days, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            return np.isfinite(age) & (age >= 0) & (age < cutoff_days)
+        """True for items launched less than ``cutoff_days`` ago (and not in the future): :func:`is_new`."""
+        return is_new(self.age_days, cutoff_days)
 
     def with_stats(self, impressions: np.ndarray, clicks: np.ndarray, purchases: np.ndarray) -> "ItemContext":
         return replace(self, impressions=np.asarray(impressions, float), clicks=np.asarray(clicks, float),

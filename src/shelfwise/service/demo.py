@@ -29,6 +29,7 @@ from ..evaluate.report import Report
 from ..experiment.tables import check_folders_can_be_made
 from ..logs import get_logger
 from . import demo_report
+from .checks import check_seed
 
 log = get_logger(__name__)
 
@@ -200,7 +201,7 @@ def run_demo(options: DemoOptions,
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for the demo (--out)")
     check_folders_can_be_made(out, "out")
-    _check_seed(options.seed)
+    check_seed(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(options=options, out_dir=out, shop_dir=out / SHOP_NAME, db_path=out / DB_NAME,
                       report=Report("shelfwise demo shop",
@@ -240,13 +241,8 @@ def run_demo(options: DemoOptions,
     return DemoResult(out, ctx.shop_dir, ctx.db_path, out / REPORT_NAME, records, ctx.figures)
 
 
-def _check_seed(seed: int) -> None:
-    if seed < 0:  # numpy's generators take 0 or more
-        raise InputError(f"--seed must be 0 or more (got {seed})", field="seed")
-
-
 def generate_synth_shop(out_dir: str | Path, items: int, users: int, days: int, seed: int) -> SynthResult:
     """``shelfwise datasets synth``: write a synthetic shop folder with its ground truth."""
     check_folders_can_be_made(out_dir, "out_dir")
-    _check_seed(seed)
+    check_seed(seed)
     return write_shop(out_dir, SynthConfig(items=items, users=users, days=days, seed=seed))

@@ -137,7 +137,12 @@ def _split(store: Store, cutoff: str | datetime, window_days: float | None, item
 
 def evaluate_models(db: str | None, cutoff: str | datetime, window_days: float | None = None, k: int = 10,
                     models: Sequence[str] = DEFAULT_MODELS, items: str | Path | None = None) -> dict[str, Any]:
-    """Fit each model on the events before ``cutoff`` and score it on the purchases after it."""
+    """Fit each model on the events before ``cutoff`` and score it on the purchases after it.
+
+    A model that cannot train on this split (the hybrid needs more buyers than a tiny shop has) is listed
+    under ``failed`` with its reason, and the others are still scored: one model's limit must not hide the
+    peers' figures. Only when no model could be evaluated is it an error.
+    """
     if k < 1:
         raise InputError(f"-k must be at least 1, got {k}", field="k")
     names = [m.strip() for m in models if m.strip()]
@@ -149,16 +154,21 @@ def evaluate_models(db: str | None, cutoff: str | datetime, window_days: float |
         if k > _k_limit(split):
             raise InputError(f"-k {k} is longer than the catalog ({split.catalog.n_items:,} items): a list "
                              "cannot hold more items than the shop has", field="k")
-        results = {}
+        results: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
         for name, model in built.items():
             log.info("evaluating %s", name)
             try:
                 results[name] = fit_and_score(model, split, k)
             except ShelfwiseError as exc:
-                # the model's own message ("too few users ...") does not say which of the models failed
-                raise InputError(f"model '{name}' cannot be evaluated with this split: {exc} (pick a later "
-                                 f"--cutoff, or leave '{name}' out of --models)", field="models") from exc
-    return {"split": split.summary(), "k": k, "models": results}
+                # info, not warning: the caller reports ``failed`` (the CLI prints it once, with the table)
+                log.info("model '%s' cannot be evaluated with this split: %s", name, exc)
+                failed[name] = str(exc)
+    if not results:
+        reasons = "; ".join(f"'{name}': {reason}" for name, reason in failed.items())
+        raise InputError(f"no model could be evaluated with this split ({reasons}); pick a later --cutoff",
+                         field="cutoff")
+    return {"split": split.summary(), "k": k, "models": results, "failed": failed}
 
 
 # --- the independent scorer -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..policy import PolicyParams
 from ..simulate import SimConfig, Simulator
 from ..simulate.compare import Comparison, compare_results
+from .checks import check_seed
 
 #: named policies; settings after a colon override them
 PRESETS: dict[str, dict[str, Any]] = {
@@ -90,8 +91,7 @@ def simulate(policy: str, vs: str, days: int = 14, shop_dir: str | Path | None =
                          "`shelfwise datasets synth DIR` and pass --shop DIR", field="shop")
     if days < 1:
         raise InputError(f"--days must be at least 1 (got {days})", field="days")
-    if seed < 0:
-        raise InputError(f"--seed must be 0 or more (got {seed})", field="seed")
+    check_seed(seed)
     if k > SimConfig.candidates:  # the base recommender proposes this many items per visitor: no slot beyond
         raise InputError(f"-k can be at most {SimConfig.candidates} (the simulator's candidate list per visitor), "
                          f"not {k}", field="k")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..policy import PolicyParams
-from .engine import SimResult, Simulator
+from .engine import SimResult, Simulator, definitions
 
 RATIOS: dict[str, tuple[str, str]] = {
     "ctr": ("clicks", "impressions"),
@@ -35,7 +35,7 @@ class Comparison:
     def as_dict(self) -> dict[str, Any]:
         return {"a": {"policy": self.a.policy, "params": self.a.params, "metrics": self.a.metrics},
                 "b": {"policy": self.b.policy, "params": self.b.params, "metrics": self.b.metrics},
-                "differences": self.differences}
+                "differences": self.differences, "definitions": definitions(self.a.new_days)}
 
 
 def _interval(values: np.ndarray) -> tuple[float, float]:

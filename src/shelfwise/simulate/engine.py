@@ -33,7 +33,7 @@ from ..data.synth import SyntheticWorld, Truth, load_truth
 from ..errors import InputError
 from ..logs import get_logger
 from ..policy import CandidateLists, ItemContext, PolicyParams, build_chain
-from ..policy.lists import SOURCES
+from ..policy.lists import SOURCES, is_new
 from ..policy.vectors import item_vectors
 from ..progress import task
 
@@ -47,8 +47,9 @@ class SimConfig:
     """How long and how much: ``days`` simulated from ``start_day`` (None: the last ``days`` of the shop).
 
     ``max_sessions`` caps the visitors per day (a seeded subsample) to keep a run cheap;
-    ``demand_half_life`` is the base recommender's memory; ``new_days`` is the window over which "new"
-    items are measured (exposure share, first sales).
+    ``demand_half_life`` is the base recommender's memory; ``new_days`` says what a "new" item is: one
+    launched less than ``new_days`` before (:func:`~shelfwise.policy.lists.is_new`, the policies' test),
+    for the new-item exposure share, the ``new_items`` count and the new items' first-window sales.
     """
 
     days: int = 14
@@ -84,12 +85,29 @@ class SimResult:
     policy: str
     params: dict[str, Any]
     days: DayLog
-    new_items: pd.DataFrame  # item_id, launch_day, sales_first_window, first_sale_day
+    new_items: pd.DataFrame  # the items launched during the run (item_id, launch_day, sales_first_window,
+    #                          first_sale_day): the ``launched_items`` of the metrics
     log: pd.DataFrame
     metrics: dict[str, float]
+    new_days: int = 14       # the config's new_days: what "new" meant in the metrics
 
 
-def _metrics(days: DayLog, new_items: pd.DataFrame) -> dict[str, float]:
+def definitions(new_days: int) -> dict[str, str]:
+    """What each new-item figure counts, for the output: a reader who sees ``new_items`` beside the exposure
+    share should not have to guess that both count the same items (they once did not)."""
+    new = f"launched less than {new_days} days before"
+    return {
+        "new_items": f"items new on at least one simulated day ({new} that day)",
+        "new_item_exposure_share": f"share of impressions on items {new} they were shown",
+        "launched_items": "items launched during the simulated days: the new items whose first days the "
+                          "simulation sees whole, so their sales can be compared",
+        "new_item_sales_first_window": f"purchases of the launched items while new ({new} the sale)",
+        "new_items_sold_share": "share of the launched items sold at least once during the run",
+        "days_to_first_sale": "mean days from launch to first sale over the launched items that sold",
+    }
+
+
+def _metrics(days: DayLog, new_items: pd.DataFrame, ever_new: int) -> dict[str, float]:
     a = days.arrays()
     imp = max(a["impressions"].sum(), 1.0)
     sold = new_items["first_sale_day"].notna()
@@ -100,7 +118,8 @@ def _metrics(days: DayLog, new_items: pd.DataFrame) -> dict[str, float]:
         "revenue_per_session": float(a["revenue"].sum() / max(a["sessions"].sum(), 1.0)),
         "new_item_exposure_share": float(a["new_impressions"].sum() / imp),
         "tail_share": float(a["tail_impressions"].sum() / imp),
-        "new_items": float(len(new_items)),
+        "new_items": float(ever_new),
+        "launched_items": float(len(new_items)),
         "new_item_sales_first_window": float(new_items["sales_first_window"].sum()),
         "new_items_sold_share": float(sold.mean()) if len(new_items) else float("nan"),
         "days_to_first_sale": float((new_items.loc[sold, "first_sale_day"] - new_items.loc[sold, "launch_day"]).mean())
@@ -171,6 +190,7 @@ class Simulator:
         window_items = np.flatnonzero((launch >= self.start) & (launch < self.start + c.days))
         first_sale = np.full(len(self.item_ids), np.nan)
         sales_window = np.zeros(len(self.item_ids))
+        ever_new = np.zeros(len(self.item_ids), dtype=bool)
         days = DayLog()
         logs: list[pd.DataFrame] = []
         with task(f"simulating {name}", total=c.days) as bar:
@@ -181,6 +201,9 @@ class Simulator:
                 if len(users) > c.max_sessions:
                     users = np.sort(visit_rng.choice(users, c.max_sessions, replace=False))
                 available = t.items.launch_day <= d
+                age = np.where(available, d + 0.5 - launch, np.nan)
+                new_today = is_new(age, c.new_days)  # the one test of "new": exposure, sales, the count
+                ever_new |= new_today
                 if len(users) == 0:
                     for key in days.__dict__:
                         getattr(days, key).append(0)
@@ -192,7 +215,7 @@ class Simulator:
                 order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
                 cand = np.take_along_axis(part, order, axis=1)
                 lists = CandidateLists(self.user_ids[users], cand, np.take_along_axis(scores, cand, axis=1))
-                ctx = ItemContext(self.item_ids, np.where(available, d + 0.5 - launch, np.nan), state.interactions,
+                ctx = ItemContext(self.item_ids, age, state.interactions,
                                   self.category, t.start, vectors=self.vectors, in_stock=available,
                                   price=self.price, impressions=state.impressions.copy(), clicks=state.clicks.copy(),
                                   purchases=state.purchases.copy())
@@ -204,7 +227,7 @@ class Simulator:
                 click = outcome.click & filled
                 buy = outcome.purchase & filled
                 it = np.where(filled, idx, 0)
-                new_now = filled & (ctx.new(c.new_days)[it])
+                new_now = filled & new_today[it]
                 days.sessions.append(len(users))
                 days.impressions.append(int(filled.sum()))
                 days.clicks.append(int(click.sum()))
@@ -213,8 +236,7 @@ class Simulator:
                 days.new_impressions.append(int(new_now.sum()))
                 days.tail_impressions.append(int((filled & tail[it]).sum()))
                 bought = it[buy]
-                age_ok = (d - launch[bought]) < c.new_days
-                np.add.at(sales_window, bought[age_ok], 1.0)
+                np.add.at(sales_window, bought[new_today[bought]], 1.0)
                 first = np.isnan(first_sale[bought])
                 first_sale[bought[first]] = d
                 state.add(users, it, filled, click, buy)
@@ -226,7 +248,8 @@ class Simulator:
                                   "sales_first_window": sales_window[window_items],
                                   "first_sale_day": first_sale[window_items]})
         frame = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=list(LOG_COLUMNS))
-        return SimResult(name, params.as_dict(), days, new_items, frame, _metrics(days, new_items))
+        return SimResult(name, params.as_dict(), days, new_items, frame,
+                         _metrics(days, new_items, int(ever_new.sum())), c.new_days)
 
 
 def _tail_from(interactions: np.ndarray, head_share: float) -> np.ndarray:

@@ -12,7 +12,7 @@ from ...policy.launch import plan_launches, save_plans
 from ...simulate import SimConfig, Simulator
 from ...simulate.compare import compare_results
 from ...errors import InputError
-from ...jsonsafe import figure
+from ...jsonsafe import bound, figure
 from ..demo import DemoContext, DemoStep
 
 ORDER = 40
@@ -50,10 +50,10 @@ def _simulate(ctx: DemoContext) -> str:
     for name in ("ctr", "conversion", "revenue_per_session", "new_item_exposure_share", "tail_share"):
         m = d[name]
         rows.append([name, f"{m['a']:.4f}", f"{m['b']:.4f}", figure(m["relative"], "+.1%"),
-                     f"[{figure(m['relative_low'], '+.1%')}, {figure(m['relative_high'], '+.1%')}]"])
+                     f"[{bound(m['relative_low'], '+.1%')}, {bound(m['relative_high'], '+.1%')}]"])
     s = d["new_item_sales_first_window"]
     rows.append(["new-item sales, first 2 weeks", f"{s['a']:.0f}", f"{s['b']:.0f}", f"{s['diff']:+.0f}",
-                 f"[{figure(s.get('diff_low'), '+.0f')}, {figure(s.get('diff_high'), '+.0f')}]"])
+                 f"[{bound(s.get('diff_low'), '+.0f')}, {bound(s.get('diff_high'), '+.0f')}]"])
     ctx.report.section("Exposure policies: simulated A/B").text(
         f"The last {days} days of the shop replayed to its synthetic users twice, on the same visitors: the base "
         "recommender alone, and with 5% of slots exploring items younger than 14 days by Thompson sampling on a "
