@@ -83,3 +83,30 @@ def test_spark_ingest_refuses_a_file_without_required_columns(spark_engine, tmp_
         with pytest.raises(SchemaError, match="missing the required column 'item_id'"):
             ingest_spark(shop, store, tmp_path / "lake", "local[1]")
         assert store.count("events") == 0
+
+
+def test_spark_keeps_attributes_in_name_order_and_knows_file_order_keys(spark_engine, tmp_path: Path) -> None:
+    from shelfwise.data.readers import read_file
+    from shelfwise.data.schema import EVENTS as EVENTS_SPEC
+    from shelfwise.data.validate import LEGACY_ATTRS, Validated, validate
+    from shelfwise.engines.spark_ingest import ingest_spark
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    path = shop / "events.csv"
+    path.write_text("timestamp,user_id,item_id,event,zeta,alpha\n2024-01-01T10:00:00,u1,A,view,z1,a1\n"
+                    "2024-01-01T10:00:00,u1,A,view,z1,\n", encoding="utf-8")
+    with open_store(f"duckdb:///{tmp_path / 'local.duckdb'}") as a, open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as b:
+        ingest(shop, a)
+        ingest_spark(shop, b, tmp_path / "lake", "local[1]")
+        assert _rows(b, "events") == _rows(a, "events")
+        assert b.query("SELECT attrs FROM events ORDER BY source_line").column(0).to_pylist() == [
+            '{"alpha":"a1","zeta":"z1"}', '{"alpha":null,"zeta":"z1"}']
+    # a store written when attributes kept the file's order: Spark's batch is matched by those keys
+    v = validate(read_file(path), EVENTS_SPEC)
+    old = v.accepted.set_column(v.accepted.column_names.index("attrs"), "attrs", v.accepted[LEGACY_ATTRS])
+    with open_store(f"duckdb:///{tmp_path / 'old.duckdb'}") as c:
+        c.apply_load("before", str(shop), [Validated(EVENTS_SPEC, old.drop_columns([LEGACY_ATTRS]), v.rejects,
+                                                     v.read, str(path))])
+        again = ingest_spark(shop, c, tmp_path / "lake2", "local[1]")
+        assert [t.new for t in again.tables] == [0] and c.count("events") == 2

@@ -28,6 +28,16 @@ def test_accept_many_stores_good_batches_and_refuses_bad_ones_whole(store) -> No
     assert {e["user_id"] for e in out[2].events} == {"c0", "c1"}
 
 
+def test_a_retry_with_its_attributes_in_another_order_is_the_same_event(store) -> None:
+    # clients serialise JSON objects in their own key order; the store keys events by their content
+    first = {"timestamp": "2030-01-01T00:00:00", "user_id": "u1", "item_id": "i1", "event": "view",
+             "zeta": "z", "alpha": "a"}
+    retry = {k: first[k] for k in ["alpha", "event", "item_id", "zeta", "user_id", "timestamp"]}
+    assert live.accept_many(store, [live.normalise([first])])[0].new == 1
+    assert live.accept_many(store, [live.normalise([retry])])[0].new == 0
+    assert store.count("events") == 1
+
+
 def test_intake_thread_acknowledges_every_batch_after_commit(store) -> None:
     seen: list[int] = []
     later: list[int] = []

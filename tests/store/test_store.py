@@ -87,6 +87,41 @@ def test_reload_replaces_keyed_rows_and_last_row_in_a_file_wins(tmp_path, store)
                     {"item_id": "i3", "title": "Plate", "price": 1.0}]
 
 
+def test_extra_columns_in_another_order_are_the_same_events(tmp_path, store):
+    # one export, then the same rows with the extra columns moved: attributes are kept in name order
+    write(tmp_path / "a", "events.csv", "timestamp,user_id,item_id,event,zeta,alpha\n"
+          "2024-01-01T10:00:00,u1,i1,view,z1,a1\n2024-01-01T10:00:00,u1,i1,view,z1,a1\n")
+    write(tmp_path / "b", "events.csv", "alpha,timestamp,user_id,zeta,item_id,event\n"
+          "a1,2024-01-01T10:00:00,u1,z1,i1,view\na1,2024-01-01T10:00:00,u1,z1,i1,view\n"
+          "a2,2024-01-01T11:00:00,u1,z1,i1,view\n")
+    assert by_table(ingest(tmp_path / "a", store))["events"] == (2, 2, 0, 2)
+    assert by_table(ingest(tmp_path / "b", store))["events"] == (3, 3, 0, 1)  # only the a2 row is new
+    assert store.count("events") == 3
+    attrs = store.query("SELECT attrs FROM events ORDER BY timestamp").column(0).to_pylist()
+    assert [a.replace(" ", "") for a in attrs] == ['{"alpha":"a1","zeta":"z1"}'] * 2 + ['{"alpha":"a2","zeta":"z1"}']
+
+
+def test_events_stored_under_their_file_order_keys_are_not_stored_again(tmp_path, store):
+    # a store written before attributes were sorted holds them in file order, keyed over that text
+    from shelfwise.data.readers import read_file
+    from shelfwise.data.validate import LEGACY_ATTRS, validate
+
+    path = write(tmp_path / "shop", "events.csv", "timestamp,user_id,item_id,event,zeta,alpha\n"
+                 "2024-01-01T10:00:00,u1,i1,view,z1,a1\n2024-01-01T10:00:00,u1,i1,view,z1,a1\n")
+    v = validate(read_file(path), EVENTS)
+    old = v.accepted.set_column(v.accepted.column_names.index("attrs"), "attrs", v.accepted[LEGACY_ATTRS])
+    old = old.drop_columns([LEGACY_ATTRS])
+    store.apply_load("before", str(path.parent), [Validated(EVENTS, old, v.rejects, v.read, str(path))])
+    assert store.count("events") == 2
+    assert by_table(ingest(path.parent, store))["events"] == (2, 2, 0, 0)
+    # the export grows by a third copy of the row and a new one: just those two are stored
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("2024-01-01T10:00:00,u1,i1,view,z1,a1\n2024-01-02T10:00:00,u2,i1,view,z1,a1\n")
+    assert by_table(ingest(path.parent, store))["events"] == (4, 4, 0, 2)
+    assert by_table(ingest(path.parent, store))["events"] == (4, 4, 0, 0)
+    assert store.count("events") == 4
+
+
 def test_rejects_are_kept_with_line_reason_and_raw_row_once(tmp_path, store):
     shop = small_shop(tmp_path / "shop")
     ingest(shop, store)

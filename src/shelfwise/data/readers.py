@@ -18,6 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import SchemaError
+from ..logs import get_logger
+
+log = get_logger(__name__)
 
 csv.field_size_limit(1 << 30)
 
@@ -218,6 +221,21 @@ def read_jsonl(path: Path) -> RawTable:
     return RawTable(path, cols, _table(cols, arrays, lines), rejects)
 
 
+def warn_float_ids(path: Path, float_columns: list[str]) -> None:
+    """Say when a Parquet file types an id column as floating-point numbers.
+
+    Ids are text (SHOP_FORMAT.md). A float 17850.0 is read as '17850', while a CSV written from the same
+    data frame says '17850.0', which is another id: the shop's customers would split in two if it ever
+    sends both. Nothing is changed (the text already stored must keep matching); the shop is told once
+    per file to write its ids as strings.
+    """
+    ids = [c for c in float_columns if c.endswith("_id")]
+    if ids:
+        log.warning("%s: the id column(s) %s hold floating-point numbers; ids are text, read here without a "
+                    "trailing '.0' (17850.0 -> '17850'), so write them as strings to keep them the same in every "
+                    "export format", path.name, ", ".join(f"'{c}'" for c in ids))
+
+
 def read_parquet(path: Path) -> RawTable:
     """Read Parquet; typed columns are turned into text so one validator serves every format."""
     import pyarrow.compute as pc
@@ -247,6 +265,7 @@ def read_parquet(path: Path) -> RawTable:
         else:
             arrays[name] = pa.array([_as_text(v) for v in col.to_pylist()], type=pa.string())
     names = list(table.column_names)
+    warn_float_ids(path, [f.name for f in table.schema if pa.types.is_floating(f.type)])
     return RawTable(path, names, _table(names, [arrays[n] for n in names], range(1, table.num_rows + 1)), [])
 
 

@@ -41,10 +41,16 @@ def _connection() -> duckdb.DuckDBPyConnection:
         return _db.cursor()
 
 
+#: A column of validated events whose extra columns were not in name order in their file: the attributes
+#: as the file ordered them. Event keys were once hashed over that text; a store also checks the key it
+#: gives, so rows it stored then are not stored again (stores drop the column, it is never kept).
+LEGACY_ATTRS = "legacy_attrs"
+
+
 @dataclass
 class Validated:
     spec: TableSpec
-    accepted: pa.Table  # typed spec columns + attrs, source_file, source_line
+    accepted: pa.Table  # typed spec columns + attrs (+ legacy_attrs for some events), source_file, source_line
     rejects: pa.Table   # source_file, source_line, reason, raw
     read: int
     file: str = ""  # the file read (named in the load counts even when it held no rows)
@@ -169,7 +175,10 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
             work.append(pa.nulls(raw.data.num_rows, pa.string()))
     data = pa.Table.from_arrays([*work, raw.data.column(raw.data.num_columns - 1)],
                                 names=[f"c{i}" for i in range(len(work))] + ["_line"])
-    extras = [c for c in raw.columns if c not in spec.names]
+    # Attributes are kept in name order, not the file's: the same rows exported with their extra
+    # columns in another order are the same events (the event key hashes the attributes' text).
+    in_file_order = [c for c in raw.columns if c not in spec.names]
+    extras = sorted(in_file_order)
 
     typed_cols = ",\n".join(f"{_typed(c, ident[c.name])} AS t_{c.name}" for c in spec.columns)
     reasons = [p for c in spec.columns for p in _problems(c, ident[c.name])]
@@ -181,6 +190,12 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
                      + ")::VARCHAR")
     else:
         attrs_sql = "NULL::VARCHAR"
+    # Stores written before the name order keyed events by the attributes in file order: they get that
+    # text too, so a reload of such a file is still known (see LEGACY_ATTRS).
+    legacy = spec.name == "events" and in_file_order != extras
+    legacy_sql = (", json_object(" + ", ".join(f"{_lit(e)}, nullif({ident[e]}, '')" for e in in_file_order)
+                  + ")::VARCHAR AS _legacy") if legacy else ""
+    legacy_out = f", _legacy AS {LEGACY_ATTRS}" if legacy else ""
     raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {ident[c]}" for c in raw.columns) + ")::VARCHAR"
     source = str(raw.path)
 
@@ -197,12 +212,12 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
             CREATE TEMP TABLE checked AS
             SELECT *, {reason_sql} AS _reason FROM (
                 SELECT *{replace} FROM (
-                    SELECT *, {typed_cols}, {attrs_sql} AS _attrs, {raw_sql} AS _raw FROM raw_in
+                    SELECT *, {typed_cols}, {attrs_sql} AS _attrs{legacy_sql}, {raw_sql} AS _raw FROM raw_in
                 )
             )""")
         out_cols = ", ".join(f"t_{c.name}::{SQL_TYPES[c.kind]} AS {_q(c.name)}" for c in spec.columns)
         accepted = con.sql(f"""
-            SELECT {out_cols}, _attrs AS attrs, {_lit(source)} AS source_file, _line AS source_line
+            SELECT {out_cols}, _attrs AS attrs{legacy_out}, {_lit(source)} AS source_file, _line AS source_line
             FROM checked WHERE _reason = '' ORDER BY _line""").fetch_arrow_table()
         rejects = con.sql(f"""
             SELECT {_lit(source)} AS source_file, _line AS source_line, _reason AS reason, _raw AS raw

@@ -26,10 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..data.ingest import _ORDER, shop_files
-from ..data.readers import _check_header
+from ..data.readers import _check_header, warn_float_ids
 from ..data.schema import TABLES, Column, Kind, TableSpec
 from ..data.store.base import LoadResult, Store
-from ..data.validate import _MAX_EPOCH, Validated, rule_problems
+from ..data.validate import _MAX_EPOCH, LEGACY_ATTRS, Validated, rule_problems
 from ..errors import SchemaError
 from ..logs import get_logger
 from ..progress import task
@@ -167,6 +167,7 @@ def _read_parquet(spark: Any, path: Path) -> tuple[Any, list[str]]:
 
     df = spark.read.parquet(str(path))
     names = _check_header(path, df.columns)
+    warn_float_ids(path, [f.name for f in df.schema.fields if isinstance(f.dataType, (T.DoubleType, T.FloatType))])
     cols = []
     for field in df.schema.fields:
         c = F.col(_q(field.name))
@@ -204,7 +205,8 @@ def validate_spark(spark: Any, path: Path, spec: TableSpec) -> tuple[Any, Any]:
     for c in spec.columns:
         if c.name not in names:
             raw = raw.withColumn(c.name, F.lit(None).cast("string"))
-    extras = [c for c in names if c not in spec.names]
+    in_file_order = [c for c in names if c not in spec.names]
+    extras = sorted(in_file_order)  # in name order, as the local validator keeps them
     view = f"raw_{uuid.uuid4().hex[:8]}"
     raw.createOrReplaceTempView(view)
     typed = ",\n".join(f"{_typed(c)} AS t_{c.name}" for c in spec.columns)
@@ -212,14 +214,18 @@ def validate_spark(spark: Any, path: Path, spec: TableSpec) -> tuple[Any, Any]:
     reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
     attrs = ("to_json(named_struct(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in extras) + "), "
              "map('ignoreNullFields', 'false'))") if extras else "CAST(NULL AS STRING)"
+    legacy = spec.name == "events" and in_file_order != extras  # see shelfwise.data.validate.LEGACY_ATTRS
+    legacy_sql = (", to_json(named_struct(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in in_file_order)
+                  + "), map('ignoreNullFields', 'false')) AS _legacy") if legacy else ""
+    legacy_out = f", _legacy AS {LEGACY_ATTRS}" if legacy else ""
     raw_json = ("to_json(named_struct(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in names) + "), "
                 "map('ignoreNullFields', 'false'))")
     checked = spark.sql(f"""
         SELECT *, CASE WHEN _bad IS NOT NULL THEN _bad ELSE {reason} END AS _reason FROM (
-            SELECT *, {typed}, {attrs} AS _attrs, {raw_json} AS _raw FROM {view})""")
+            SELECT *, {typed}, {attrs} AS _attrs{legacy_sql}, {raw_json} AS _raw FROM {view})""")
     checked.createOrReplaceTempView(view + "_c")
     out_cols = ", ".join(f"CAST(t_{c.name} AS {_SPARK_TYPES[c.kind]}) AS {_q(c.name)}" for c in spec.columns)
-    accepted = spark.sql(f"""SELECT {out_cols}, _attrs AS attrs, {_lit(str(path))} AS source_file,
+    accepted = spark.sql(f"""SELECT {out_cols}, _attrs AS attrs{legacy_out}, {_lit(str(path))} AS source_file,
                                     _line AS source_line FROM {view}_c WHERE _reason = ''""")
     rejects = spark.sql(f"""SELECT {_lit(str(path))} AS source_file, _line AS source_line, _reason AS reason,
                                    CASE WHEN _bad IS NOT NULL THEN coalesce(_rawtext, '') ELSE _raw END AS raw

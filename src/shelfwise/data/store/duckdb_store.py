@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from ...errors import StoreError
 from ..schema import PROVENANCE, SQL_TYPES, TABLES, TableSpec
+from ..validate import LEGACY_ATTRS
 from .base import LoadResult, Store, TableCounts, _ident
 
 if TYPE_CHECKING:
@@ -49,6 +50,28 @@ _META_DDL = [
 # distinct through their occurrence number, and a reload of the same file maps onto the same keys.
 _EVENT_CONTENT = ("timestamp", "user_id", "item_id", "event", "quantity", "price", "session_id",
                   "position", "surface", "propensity", "order_id", "attrs")
+
+
+def keyed_events_sql(source: str, columns: Sequence[str]) -> str:
+    """DuckDB SQL giving the validated events of ``source`` their ``event_key`` (also used by PostgreSQL).
+
+    The key is the MD5 of the event's content plus its occurrence number among equal rows of the write,
+    so a reload maps onto the same keys. Where the batch carries the attributes in file order
+    (``legacy_attrs``), ``legacy_key`` is the key the store gave such a row before attributes were kept
+    in name order: the writer skips a row when either key is stored.
+    """
+    def digest(attrs: str) -> str:
+        content = ", ".join(f"coalesce(CAST({_ident(attrs if c == 'attrs' else c)} AS VARCHAR), '')"
+                            for c in _EVENT_CONTENT)
+        return f"md5(concat_ws(chr(31), {content}))"
+
+    def key(h: str) -> str:
+        return f"{h} || '#' || CAST(row_number() OVER (PARTITION BY {h} ORDER BY source_line) - 1 AS VARCHAR)"
+
+    if LEGACY_ATTRS not in columns:
+        return f"SELECT {key('h')} AS event_key, * EXCLUDE (h) FROM (SELECT {digest('attrs')} AS h, * FROM {source})"
+    return (f"SELECT {key('h')} AS event_key, {key('lh')} AS legacy_key, * EXCLUDE (h, lh, {LEGACY_ATTRS}) "
+            f"FROM (SELECT {digest('attrs')} AS h, {digest(LEGACY_ATTRS)} AS lh, * FROM {source})")
 
 
 class DuckDBStore(Store):
@@ -113,17 +136,15 @@ class DuckDBStore(Store):
             cols = [c.name for c in spec.columns] + [n for n, _ in PROVENANCE if n != "load_id"]
             col_sql = ", ".join(_ident(c) for c in cols)
             if name == "events":
-                content = ", ".join(f"coalesce(CAST({_ident(c)} AS VARCHAR), '')" for c in _EVENT_CONTENT)
-                con.execute(f"""
-                    CREATE OR REPLACE TEMP TABLE staged AS
-                    SELECT h || '#' || CAST(row_number() OVER (PARTITION BY h ORDER BY source_line) - 1 AS VARCHAR)
-                           AS event_key, * EXCLUDE (h)
-                    FROM (SELECT md5(concat_ws(chr(31), {content})) AS h, * FROM staged_in)""")
+                con.execute("CREATE OR REPLACE TEMP TABLE staged AS "
+                            + keyed_events_sql("staged_in", v.accepted.column_names))
+                legacy = ("ANTI JOIN events l ON l.event_key = s.legacy_key"
+                          if LEGACY_ATTRS in v.accepted.column_names else "")
                 before = self.count("events")
                 con.execute(f"""
                     INSERT INTO events (event_key, {col_sql}, load_id)
                     SELECT s.event_key, {", ".join("s." + _ident(c) for c in cols)}, ?
-                    FROM staged s ANTI JOIN events e ON e.event_key = s.event_key""", [load_id])
+                    FROM staged s ANTI JOIN events e ON e.event_key = s.event_key {legacy}""", [load_id])
                 return self.count("events") - before
             if name == "reviews":
                 key_expr = ("coalesce(review_id, md5(concat_ws(chr(31), item_id, coalesce(user_id, ''), "

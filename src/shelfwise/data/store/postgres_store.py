@@ -42,7 +42,7 @@ from ...errors import StoreError
 from ...logs import get_logger
 from ..schema import PROVENANCE, SQL_TYPES, TABLES, TableSpec
 from .base import LoadResult, Store, TableCounts, _ident, register_backend
-from .duckdb_store import _EVENT_CONTENT
+from .duckdb_store import keyed_events_sql
 from .pg_sql import (CSV_TYPES, pg_type, prepare_for_csv, py_values, redact, rerunnable, split_url, to_arrow,
                      to_psycopg)
 
@@ -209,12 +209,7 @@ class PostgresStore(Store):
         con.register("staged_in", v.accepted)
         try:
             if name == "events":
-                content = ", ".join(f"coalesce(CAST({_ident(c)} AS VARCHAR), '')" for c in _EVENT_CONTENT)
-                return con.sql(f"""
-                    SELECT h || '#' || CAST(row_number() OVER (PARTITION BY h ORDER BY source_line) - 1 AS VARCHAR)
-                           AS event_key, * EXCLUDE (h)
-                    FROM (SELECT md5(concat_ws(chr(31), {content})) AS h, * FROM staged_in)""").fetch_arrow_table(), \
-                    "event_key"
+                return con.sql(keyed_events_sql("staged_in", v.accepted.column_names)).fetch_arrow_table(), "event_key"
             if name == "reviews":
                 key = "review_key"
                 src = ("SELECT coalesce(review_id, md5(concat_ws(chr(31), item_id, coalesce(user_id, ''), "
@@ -235,6 +230,8 @@ class PostgresStore(Store):
             # large loads of one table take turns, before touching it: two into an empty table would
             # each wait for the other's read lock to end before dropping its index (a deadlock)
             self._advisory_lock(cur, f"bulk:{name}")
+        if "legacy_key" in staged.column_names:
+            staged = self._without_legacy_keys(cur, staged)
         if name == "events" and staged.num_rows >= _KEYS_FIRST_ROWS:
             staged = self._unknown_events(cur, staged)
         if staged.num_rows == 0:
@@ -287,6 +284,17 @@ class PostgresStore(Store):
             staged = staged.filter(pc.is_in(staged["event_key"], value_set=keys))
         cur.execute("DROP TABLE _keys_in, _keys_new")
         return staged
+
+    def _without_legacy_keys(self, cur: psycopg.Cursor[Any], staged: pa.Table) -> pa.Table:
+        """The staged events minus those stored under the key they had before attributes were sorted."""
+        cur.execute("CREATE TEMP TABLE _legacy_in (legacy_key TEXT) ON COMMIT DROP")
+        self._copy_in(cur, "_legacy_in", staged.select(["legacy_key"]))
+        cur.execute("SELECT k.legacy_key FROM _legacy_in k JOIN events e ON e.event_key = k.legacy_key")
+        known = pa.array([r[0] for r in cur.fetchall()], pa.string())
+        cur.execute("DROP TABLE _legacy_in")
+        if len(known):
+            staged = staged.filter(pc.invert(pc.is_in(staged["legacy_key"], value_set=known)))
+        return staged.drop_columns(["legacy_key"])
 
     def _drop_secondary_indexes(self, cur: psycopg.Cursor[Any], name: str) -> list[str]:
         """Drop the non-unique indexes of an empty table; returns the statements that rebuild them.
