@@ -52,13 +52,14 @@ _EVENT_CONTENT = ("timestamp", "user_id", "item_id", "event", "quantity", "price
                   "position", "surface", "propensity", "order_id", "attrs")
 
 
-def keyed_events_sql(source: str, columns: Sequence[str]) -> str:
+def keyed_events_sql(source: str, columns: Sequence[str], legacy: bool = True) -> str:
     """DuckDB SQL giving the validated events of ``source`` their ``event_key`` (also used by PostgreSQL).
 
     The key is the MD5 of the event's content plus its occurrence number among equal rows of the write,
     so a reload maps onto the same keys. Where the batch carries the attributes in file order
     (``legacy_attrs``), ``legacy_key`` is the key the store gave such a row before attributes were kept
-    in name order: the writer skips a row when either key is stored.
+    in name order: the writer skips a row when either key is stored. ``legacy=False`` leaves it out (a
+    store without events holds no such keys; it costs a second hash and join per row).
     """
     def digest(attrs: str) -> str:
         content = ", ".join(f"coalesce(CAST({_ident(attrs if c == 'attrs' else c)} AS VARCHAR), '')"
@@ -68,8 +69,9 @@ def keyed_events_sql(source: str, columns: Sequence[str]) -> str:
     def key(h: str) -> str:
         return f"{h} || '#' || CAST(row_number() OVER (PARTITION BY {h} ORDER BY source_line) - 1 AS VARCHAR)"
 
-    if LEGACY_ATTRS not in columns:
-        return f"SELECT {key('h')} AS event_key, * EXCLUDE (h) FROM (SELECT {digest('attrs')} AS h, * FROM {source})"
+    if LEGACY_ATTRS not in columns or not legacy:
+        drop = f"h, {LEGACY_ATTRS}" if LEGACY_ATTRS in columns else "h"
+        return f"SELECT {key('h')} AS event_key, * EXCLUDE ({drop}) FROM (SELECT {digest('attrs')} AS h, * FROM {source})"
     return (f"SELECT {key('h')} AS event_key, {key('lh')} AS legacy_key, * EXCLUDE (h, lh, {LEGACY_ATTRS}) "
             f"FROM (SELECT {digest('attrs')} AS h, {digest(LEGACY_ATTRS)} AS lh, * FROM {source})")
 
@@ -136,11 +138,11 @@ class DuckDBStore(Store):
             cols = [c.name for c in spec.columns] + [n for n, _ in PROVENANCE if n != "load_id"]
             col_sql = ", ".join(_ident(c) for c in cols)
             if name == "events":
-                con.execute("CREATE OR REPLACE TEMP TABLE staged AS "
-                            + keyed_events_sql("staged_in", v.accepted.column_names))
-                legacy = ("ANTI JOIN events l ON l.event_key = s.legacy_key"
-                          if LEGACY_ATTRS in v.accepted.column_names else "")
                 before = self.count("events")
+                old_keys = before > 0 and LEGACY_ATTRS in v.accepted.column_names
+                con.execute("CREATE OR REPLACE TEMP TABLE staged AS "
+                            + keyed_events_sql("staged_in", v.accepted.column_names, legacy=old_keys))
+                legacy = "ANTI JOIN events l ON l.event_key = s.legacy_key" if old_keys else ""
                 con.execute(f"""
                     INSERT INTO events (event_key, {col_sql}, load_id)
                     SELECT s.event_key, {", ".join("s." + _ident(c) for c in cols)}, ?

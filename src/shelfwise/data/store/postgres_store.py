@@ -42,6 +42,7 @@ from ...errors import StoreError
 from ...logs import get_logger
 from ..schema import PROVENANCE, SQL_TYPES, TABLES, TableSpec
 from .base import LoadResult, Store, TableCounts, _ident, register_backend
+from ..validate import LEGACY_ATTRS
 from .duckdb_store import keyed_events_sql
 from .pg_sql import (CSV_TYPES, pg_type, prepare_for_csv, py_values, redact, rerunnable, split_url, to_arrow,
                      to_psycopg)
@@ -199,8 +200,9 @@ class PostgresStore(Store):
                 result.tables.append(counts)
         return result
 
-    def _stage(self, v: "Validated") -> tuple[pa.Table, str]:
-        """The rows to merge with their unique key, computed as the DuckDB backend computes them."""
+    def _stage(self, v: "Validated", legacy: bool = True) -> tuple[pa.Table, str]:
+        """The rows to merge with their unique key, computed as the DuckDB backend computes them
+        (``legacy``: with events' keys from before attributes were sorted, see ``keyed_events_sql``)."""
         if self._duck is None:
             self._duck = duckdb.connect()
             self._duck.execute("SET TimeZone = 'UTC'")
@@ -209,7 +211,8 @@ class PostgresStore(Store):
         con.register("staged_in", v.accepted)
         try:
             if name == "events":
-                return con.sql(keyed_events_sql("staged_in", v.accepted.column_names)).fetch_arrow_table(), "event_key"
+                sql = keyed_events_sql("staged_in", v.accepted.column_names, legacy=legacy)
+                return con.sql(sql).fetch_arrow_table(), "event_key"
             if name == "reviews":
                 key = "review_key"
                 src = ("SELECT coalesce(review_id, md5(concat_ws(chr(31), item_id, coalesce(user_id, ''), "
@@ -225,7 +228,11 @@ class PostgresStore(Store):
 
     def _merge(self, cur: psycopg.Cursor[Any], v: "Validated", load_id: str) -> int:
         name = v.spec.name
-        staged, key = self._stage(v)
+        legacy = False
+        if name == "events" and LEGACY_ATTRS in v.accepted.column_names:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM events)")  # an empty store holds no old keys
+            legacy = bool(cur.fetchone()[0])
+        staged, key = self._stage(v, legacy)
         if staged.num_rows >= _BULK_ROWS:
             # large loads of one table take turns, before touching it: two into an empty table would
             # each wait for the other's read lock to end before dropping its index (a deadlock)
