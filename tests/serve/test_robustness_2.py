@@ -96,9 +96,11 @@ def test_revoking_twice_keeps_the_first_revocation_time(key_db):
     from shelfwise.service import keys
 
     info, _ = keys.create(key_db, "read", "alice")
-    first = keys.revoke_id(key_db, info.key_id).revoked_at
+    done = keys.revoke_id(key_db, info.key_id)
+    first = done.info.revoked_at
     again = keys.revoke_id(key_db, info.key_id)
-    assert again.revoked_at == first  # was overwritten by the second revoke: the audit time moved
+    assert not done.already and again.already
+    assert again.info.revoked_at == first  # was overwritten by the second revoke: the audit time moved
     assert [k.revoked_at for k in keys.list_all(key_db)] == [first]
     r = _cli("keys", "revoke", info.key_id, "--db", key_db)
     assert r.exit_code == 0 and "already revoked" in r.output

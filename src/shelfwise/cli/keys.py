@@ -51,9 +51,9 @@ def revoke(key_id: str = typer.Argument(..., help="The key id (the part after 's
            db: Optional[str] = DbOption) -> None:
     """Revoke a key; a running service stops accepting it within a minute."""
     with handled():
-        before = {k.key_id: k.revoked_at for k in key_service.list_all(db)}
-        info = key_service.revoke_id(db, key_id)
-    if before.get(info.key_id) is not None:
+        done = key_service.revoke_id(db, key_id)
+    info = done.info
+    if done.already:
         typer.echo(f"key {info.key_id} ({info.scope}) was already revoked on {str(info.revoked_at)[:19]}")
         return
     typer.echo(f"revoked key {info.key_id} ({info.scope})")

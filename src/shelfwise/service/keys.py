@@ -132,7 +132,16 @@ def list_keys(store: Store) -> list[KeyInfo]:
     return [KeyInfo(r["key_id"], r["name"] or "", r["scope"], r["created_at"], r["revoked_at"]) for r in rows]
 
 
-def revoke(store: Store, key_id: str) -> KeyInfo:
+@dataclass(frozen=True)
+class Revoked:
+    """What a revocation did: the key as it is now, and whether it had been revoked before (then nothing
+    changed, so that a caller can say so without listing every key first)."""
+
+    info: KeyInfo
+    already: bool
+
+
+def revoke(store: Store, key_id: str) -> Revoked:
     """Revoke the key ``key_id`` (or the key named by ``sw_<id>`` or the whole key); revoking a revoked key
     changes nothing, so its revocation time stays the first one."""
     key_id = key_id_of(key_id)
@@ -140,10 +149,11 @@ def revoke(store: Store, key_id: str) -> KeyInfo:
     if row is None:
         raise UnknownIdError(f"no API key with id '{key_id}' in {store.url} (list them with: shelfwise keys list)")
     if row["revoked_at"] is not None:
-        return KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], row["revoked_at"])
+        return Revoked(KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], row["revoked_at"]),
+                       already=True)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     store.execute(f"UPDATE {TABLE} SET revoked_at = ? WHERE key_id = ?", [now, key_id])
-    return KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], now)
+    return Revoked(KeyInfo(row["key_id"], row["name"] or "", row["scope"], row["created_at"], now), already=False)
 
 
 class KeyCache:
@@ -216,7 +226,7 @@ def list_all(db: str | None) -> list[KeyInfo]:
         return list_keys(store)
 
 
-def revoke_id(db: str | None, key_id: str) -> KeyInfo:
+def revoke_id(db: str | None, key_id: str) -> Revoked:
     from ..data.store import open_store
 
     with open_store(db) as store:
