@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,26 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHELFWISE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@contextmanager
+def _records_of(logger_name: str) -> Iterator[list[logging.LogRecord]]:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture()
+def log_records() -> Callable[[str], AbstractContextManager[list[logging.LogRecord]]]:
+    """``with log_records("shelfwise.x") as records:`` collects that logger's records while the block
+    runs (shelfwise's loggers do not propagate to the root, so pytest's caplog does not see them)."""
+    return _records_of
 
 
 @pytest.fixture(scope="session")

@@ -245,7 +245,7 @@ def test_every_file_format_loads_the_same_rows(tmp_path, store):
     assert seen[0][0]["quantity"] == 2.0 and seen[0][1]["quantity"] == 1.0
 
 
-def test_a_parquet_file_with_floating_point_ids_is_named_in_a_warning(tmp_path):
+def test_a_parquet_file_with_floating_point_ids_is_named_in_a_warning(tmp_path, log_records):
     # pandas writes an id column with gaps as floats: 17850.0 is read as '17850', a CSV of it says
     # '17850.0'; the ids are kept as they were read (stored text must keep matching), the shop is told
     import logging
@@ -255,15 +255,8 @@ def test_a_parquet_file_with_floating_point_ids_is_named_in_a_warning(tmp_path):
     path = tmp_path / "events.parquet"
     pq.write_table(pa.table({"timestamp": ["2011-01-01"], "user_id": [17850.0], "item_id": ["i1"],
                              "event": ["view"], "price": [1.5]}), path)
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("shelfwise.data.readers")
-    logger.addHandler(handler)
-    try:
+    with log_records("shelfwise.data.readers") as records:
         raw = read_parquet(path)
-    finally:
-        logger.removeHandler(handler)
     assert raw.data.column(raw.columns.index("user_id")).to_pylist() == ["17850"]
     warned = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "'user_id'" in warned[0] and "events.parquet" in warned[0]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 import math
 from datetime import date, timedelta
 from pathlib import Path
@@ -115,26 +113,15 @@ def test_inventory_policy_bounds_name_the_flag_and_value(no_work: None, field: s
     assert flag in str(exc.value) and str(value) in str(exc.value)
 
 
-@contextmanager
-def _inventory_log() -> Iterator[list[logging.LogRecord]]:
-    """The inventory module's log records while the block runs (its logger does not reach caplog)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("shelfwise.lifecycle.inventory")
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
+INVENTORY_LOG = "shelfwise.lifecycle.inventory"
 
 
-def test_broken_stock_lead_times_fall_back_to_the_default_with_a_warning() -> None:
+def test_broken_stock_lead_times_fall_back_to_the_default_with_a_warning(log_records) -> None:
     """A negative lead time in the stock table used to be taken as it is: reorder point 0 for an item
     selling 10 a week with 5 on hand ("ok"); an absurd one stretched the forecast for centuries."""
     stock = pd.DataFrame({"item_id": ["x", "y"], "stock": [5.0, 5.0], "lead_time_days": [-3.0, 100000.0],
                           "unit_cost": [1.0, 1.0]})
-    with _inventory_log() as records:
+    with log_records(INVENTORY_LOG) as records:
         out = advise(_forecast({"x": 10.0, "y": 10.0}), 7, 80.0, InventoryPolicy(), stock=stock).set_index("item_id")
     assert out.loc["x", "lead_time_days"] == 14.0 and out.loc["y", "lead_time_days"] == 14.0
     assert out.loc["x", "demand_lead_time"] == pytest.approx(20.0) and out.loc["x", "action"] == "reorder"
@@ -151,11 +138,11 @@ def test_negative_stock_is_a_backorder_with_no_cover() -> None:
     assert out.loc["x", "stockout_risk"] == 1.0
 
 
-def test_stock_rows_of_items_without_sales_are_reported() -> None:
+def test_stock_rows_of_items_without_sales_are_reported(log_records) -> None:
     """Stock for an item with no sales before the as-of date used to vanish without a word."""
     stock = pd.DataFrame({"item_id": ["x", "ghost"], "stock": [5.0, 7.0], "lead_time_days": [None, None],
                           "unit_cost": [1.0, 1.0]})
-    with _inventory_log() as records:
+    with log_records(INVENTORY_LOG) as records:
         out = advise(_forecast({"x": 10.0}), 7, 80.0, InventoryPolicy(), stock=stock)
     assert out["item_id"].tolist() == ["x"]
     assert any("ghost" in r.getMessage() and r.levelno == logging.WARNING for r in records)
