@@ -298,3 +298,40 @@ def test_cold_max_similarity_features_match_whole_tables(tiny, tiny_emb, monkeyp
         np.testing.assert_allclose(f[r, :, _C["c_bigrams_mean"]], whole["c_bigrams_max"][mine].mean(axis=0),
                                    atol=1e-6)
     assert checked > 0
+
+
+def test_hybrid_similar_items_of_an_item_without_events_are_its_text_neighbours(tiny, tiny_emb):
+    """An item nobody interacted with has no co-visitation and no ALS evidence (its ALS row is all zeros),
+    so its similar items are its text neighbours. The zero row used to rank every item in catalogue order
+    and vote for the first ones, so a new pair of socks was "similar" to the first mugs of the catalogue
+    (on the demo shop: a hand cream's neighbours were a towel and a brain teaser)."""
+    from shelfwise.recommend.ranker import Hybrid
+
+    model = Hybrid(embeddings=tiny_emb, rounds=30).fit(tiny)
+    ids, scores = model.similar_items(["s_new"], k=5)
+    assert all(str(i).startswith("s") for i in ids[0]), list(ids[0])
+    content_ids, _ = model.generators_["content"].similar_items(["s_new"], k=5)
+    assert list(ids[0]) == list(content_ids[0])
+    # a warm item keeps its fused neighbours: bought with it, and described alike
+    warm, _ = model.similar_items(["s0"], k=3)
+    assert all(str(i).startswith("s") for i in warm[0]), list(warm[0])
+
+
+def test_hybrid_similar_fusion_keeps_a_single_neighbour_and_drops_a_constant_row():
+    """The fusion's rule, on fixed generator scores: a row whose every score is equal says nothing (no
+    votes), but one neighbour among -inf (an item bought with exactly one other) is still a neighbour."""
+    from types import SimpleNamespace
+
+    from shelfwise.recommend.ranker import Hybrid
+
+    rows = {"covisit": np.array([[-np.inf, 0.3, -np.inf, -np.inf]]),  # one co-visited neighbour: item 1
+            "als": np.zeros((1, 4)),                                    # no ALS evidence at all
+            "content": np.array([[1.0, 0.1, 0.2, 0.9]])}
+    model = Hybrid.__new__(Hybrid)
+    model.generators_ = {name: SimpleNamespace(_item_scores=lambda idx, s=s: s) for name, s in rows.items()}
+    model.data_ = SimpleNamespace(n_items=4)
+    fused = model._item_scores(np.array([0]))[0]
+    content_only = {j: 0.5 / (60.0 + r) for j, r in zip((0, 3, 2, 1), (1, 2, 3, 4))}
+    assert fused[1] == pytest.approx(1.0 / 61.0 + content_only[1])   # the co-visited item keeps its vote
+    for j in (0, 2, 3):
+        assert fused[j] == pytest.approx(content_only[j])           # and the zero ALS row gave nobody one

@@ -68,9 +68,11 @@ def recommend(db: Optional[str] = DbOption,
                   None, "--exploration-weight", min=0.0, max=1.0,
                   help="Share of slots that explore new items by Thompson sampling (default: SHELFWISE_EXPLORATION_WEIGHT)."),
               item_age_cutoff_days: Optional[float] = typer.Option(
-                  None, "--item-age-cutoff-days", min=0.0, help="Items younger than this count as new (default: 30)."),
+                  None, "--item-age-cutoff-days", min=0.0,
+                  help="Items younger than this count as new (default: SHELFWISE_ITEM_AGE_CUTOFF_DAYS, 30)."),
               long_tail_weight: Optional[float] = typer.Option(
-                  None, "--long-tail-weight", min=0.0, max=1.0, help="xQuAD weight lambda for long-tail items (default: 0)."),
+                  None, "--long-tail-weight", min=0.0, max=1.0,
+                  help="xQuAD weight lambda for long-tail items (default: SHELFWISE_LONG_TAIL_WEIGHT, 0)."),
               tail_share: Optional[float] = typer.Option(
                   None, "--tail-share", min=0.0, max=1.0, help="At least this share of each list from the long tail."),
               category_cap: Optional[int] = typer.Option(None, "--category-cap", min=1, help="At most this many items per category."),

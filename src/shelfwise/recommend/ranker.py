@@ -239,7 +239,14 @@ class Hybrid(HistoryRecommender):
         for name, weight in (("covisit", 1.0), ("als", 0.7), ("content", 0.5)):
             s = self.generators_[name]._item_scores(item_idx)
             ranks = np.argsort(np.argsort(-s, axis=1, kind="stable"), axis=1) + 1
-            fused += np.where(np.isfinite(s), weight / (60.0 + ranks), 0.0)
+            finite = np.isfinite(s)
+            # a row that scores every item alike (an item without events has an ALS row of zeros) ranks
+            # nothing: its "ranks" would be catalogue order, and the first items would get its votes. A
+            # row with -inf entries does single out its finite ones (a lone co-visited neighbour).
+            lo = np.where(finite, s, np.inf).min(axis=1, keepdims=True)
+            hi = np.where(finite, s, -np.inf).max(axis=1, keepdims=True)
+            says = (hi > lo) | ~finite.all(axis=1, keepdims=True)
+            fused += np.where(finite & says, weight / (60.0 + ranks), 0.0)
         fused[fused == 0] = -np.inf
         return fused
 

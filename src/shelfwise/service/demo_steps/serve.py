@@ -8,6 +8,7 @@ cached recommendation path. The figures go to the report's "Service" section.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,13 @@ def _api(ctx: DemoContext) -> str:
         if not before.get("items"):
             raise InputError("the service has nothing to recommend to a new visitor on this demo shop")
         clicked = before["items"][0]["item_id"]
-        ack = c.post("/v1/events", json={"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "user_id": VISITOR,
+        # the shop lives in its own (synthetic) past: a click stamped with today's date would become the
+        # store's latest event, and every later command that reads "now" from it (exploration's new items,
+        # launch plans) would see the whole catalogue as years old. One second after its last event is
+        # still newer than the model, so the visitor's next list follows the click.
+        last = store.query("SELECT max(timestamp) AS t FROM events").column(0)[0].as_py()
+        when = (last + timedelta(seconds=1)) if last is not None else datetime.now(timezone.utc).replace(tzinfo=None)
+        ack = c.post("/v1/events", json={"timestamp": when.strftime("%Y-%m-%dT%H:%M:%S"), "user_id": VISITOR,
                                          "item_id": clicked, "event": "click", "surface": "demo"})
         after = c.get("/v1/recommend", params={"user_id": VISITOR, "k": 5}).json()
         t = time.perf_counter()
