@@ -263,6 +263,26 @@ def test_a_parquet_file_with_floating_point_ids_is_named_in_a_warning(tmp_path, 
     assert "price" not in warned[0]  # a float that is not an id is not mentioned
 
 
+def test_a_quoted_empty_field_in_a_one_column_file_is_a_record_not_a_blank_line(tmp_path):
+    # texts to score, one per line: the empty text on line 3 must come back as a row (it used to vanish,
+    # so output rows no longer matched input rows); an unquoted blank line is still no record
+    from shelfwise.data.readers import read_csv
+
+    path = tmp_path / "texts.csv"
+    path.write_text('text\ngood\n""\n\n   \nbad\n', encoding="utf-8")
+    raw = read_csv(path)
+    assert raw.data.column(0).to_pylist() == ["good", "", "bad"]
+    assert raw.data.column(raw.data.num_columns - 1).to_pylist() == [2, 3, 6]
+
+
+def test_a_quoted_empty_id_in_a_one_column_items_file_is_rejected_not_skipped(tmp_path, store):
+    shop = tmp_path / "shop"
+    write(shop, "items.csv", 'item_id\ni1\n""\ni2\n')
+    c = counts(ingest(shop, store), "items")
+    assert (c.read, c.loaded, c.rejected) == (3, 2, 1)
+    assert [r["source_line"] for r in rejects(store)] == [3]
+
+
 def test_jsonl_bad_lines_are_rejected_with_line_numbers(tmp_path, store):
     shop = tmp_path / "shop"
     write(shop, "events.jsonl", '{"timestamp": "2011-01-01", "user_id": "u1", "item_id": "i1", "event": "view"}\n'

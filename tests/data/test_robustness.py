@@ -372,3 +372,16 @@ def test_rejects_and_ingest_print_bracketed_values_as_written(tmp_path):
     res = CliRunner().invoke(app, ["rejects", "--db", db])
     assert res.exit_code == 0, res.output
     assert "cannot parse [/] in" in res.output and "cannot parse [red]x in" in res.output
+
+
+def test_a_folder_with_an_unusable_file_creates_no_store(tmp_path):
+    """README: a fatal file error names the file and writes nothing. The store file used to be created
+    (with an empty schema) before the folder was read."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "items.csv").write_text("item_id,title\ni1,Mug\n", encoding="utf-8")
+    (shop / "events.csv").write_text("timestamp;user_id;item_id;event\n", encoding="utf-8")  # wrong separator
+    db = tmp_path / "new.duckdb"
+    result = CliRunner().invoke(app, ["ingest", str(shop), "--db", str(db)])
+    assert result.exit_code == 2 and "events.csv" in result.output
+    assert not db.exists() and not list(tmp_path.glob("new.duckdb*"))

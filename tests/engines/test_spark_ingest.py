@@ -110,3 +110,17 @@ def test_spark_keeps_attributes_in_name_order_and_knows_file_order_keys(spark_en
                                                      v.read, str(path))])
         again = ingest_spark(shop, c, tmp_path / "lake2", "local[1]")
         assert [t.new for t in again.tables] == [0] and c.count("events") == 2
+
+
+def test_spark_reads_blank_lines_and_quoted_empty_records_as_the_local_reader(spark_engine, tmp_path: Path) -> None:
+    from shelfwise.engines.spark_ingest import ingest_spark
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "items.csv").write_text('item_id\ni1\n""\n   \n\ni2\n', encoding="utf-8")
+    with open_store(f"duckdb:///{tmp_path / 'local.duckdb'}") as a, open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as b:
+        local = ingest(shop, a)
+        spark = ingest_spark(shop, b, tmp_path / "lake", "local[1]")
+        assert [t.as_dict() for t in spark.tables] == [t.as_dict() for t in local.tables]
+        assert [(t.read, t.loaded, t.rejected) for t in local.tables] == [(3, 2, 1)]
+        assert [r["source_line"] for r in _rows(b, "rejects", ("load_id", "reject_key"))] == [3]

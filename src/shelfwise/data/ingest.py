@@ -99,12 +99,24 @@ def validate_shop(shop_dir: Path) -> list[Validated]:
     return out
 
 
+def shop_path(shop_dir: str | Path) -> Path:
+    """The folder as loads name it: by its absolute path, so the same folder spelt 'shop', './shop/' or
+    '/abs/shop' is one source (rejects are keyed by file, line and text, so they are stored once)."""
+    return Path(shop_dir).expanduser().resolve()
+
+
 def ingest(shop_dir: str | Path, store: Store) -> LoadResult:
     """Validate the folder, then write it to ``store`` in one transaction. Idempotent."""
-    # files are named by their absolute path: the same folder spelt 'shop', './shop/' or '/abs/shop' is
-    # one source (rejects are keyed by file, line and text, so they are stored once)
-    shop_dir = Path(shop_dir).expanduser().resolve()
-    batches = validate_shop(shop_dir)
+    shop_dir = shop_path(shop_dir)
+    return load_validated(shop_dir, validate_shop(shop_dir), store)
+
+
+def load_validated(shop_dir: Path, batches: list[Validated], store: Store) -> LoadResult:
+    """Write the batches of :func:`validate_shop` to ``store`` in one transaction.
+
+    Apart from :func:`ingest` so that a caller can validate before it opens (and so creates) a store: a
+    folder with an unusable file then leaves no new, empty store behind.
+    """
     load_id = uuid.uuid4().hex[:12]
     result = store.apply_load(load_id, str(shop_dir), batches)
     for t in result.tables:

@@ -160,9 +160,9 @@ def read_csv(path: Path) -> RawTable:
                 reader = reader_from(base)
                 start = base + 1
                 continue
-        if not row or (len(row) == 1 and not row[0].strip()):
+        if not row or (len(row) == 1 and not row[0].strip() and '"' not in _line_text(lines, start, end)):
             start = end + 1
-            continue  # a blank line is not a record
+            continue  # a blank line is not a record; a quoted empty field ("") is one (a one-column file)
         if len(row) != width:
             rejects.append(RawReject(start, f"malformed row: expected {width} fields, found {len(row)}",
                                      json.dumps(row, ensure_ascii=False)[:2000]))

@@ -140,12 +140,13 @@ def _read_csv(spark: Any, path: Path) -> tuple[Any, list[str]]:
                     rows.append([None] * width)
                     bad.append(f"malformed CSV record: {exc}")
                     continue
+                if not rec or (len(rec) == 1 and not rec[0].strip() and '"' not in text):
+                    rows.append([None] * width)  # a blank line, as the local reader sees it (a quoted "" is a record)
+                    bad.append("\x00blank")
+                    continue
                 if len(rec) != width:
                     rows.append([None] * width)
-                    bad.append(None if not rec or (len(rec) == 1 and not rec[0].strip())
-                               else f"malformed row: expected {width} fields, found {len(rec)}")
-                    if bad[-1] is None:
-                        bad[-1] = "\x00blank"
+                    bad.append(f"malformed row: expected {width} fields, found {len(rec)}")
                     continue
                 rows.append(rec)
                 bad.append(None)

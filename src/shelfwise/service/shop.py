@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data.ingest import ingest
+from ..data.ingest import load_validated, shop_path, validate_shop
 from ..data.store import LoadResult, open_store
 from ..errors import InputError
 from ..logs import get_logger
@@ -19,8 +19,10 @@ def ingest_shop(shop_dir: str | Path, db: str | None = None, refresh_series: boo
     The stored sales series (daily / weekly, per item and category) are derived from the events, so
     they are rebuilt here whenever a load added events; the lifecycle commands then read them as-is.
     """
+    shop = shop_path(shop_dir)
+    batches = validate_shop(shop)  # a file that cannot be loaded stops here, before a new store is created
     with open_store(db) as store:
-        result = ingest(shop_dir, store)
+        result = load_validated(shop, batches, store)
         added = sum(t.new for t in result.tables if t.table == "events")
         if refresh_series and (added or not store.has_table("sales_daily")):
             from ..lifecycle.series import refresh_sales_series
