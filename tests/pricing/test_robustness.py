@@ -158,3 +158,51 @@ def test_negative_item_cost_is_not_priced_against():
 ])
 def test_title_kind_skips_counts_and_linking_words(title, kind: str):
     assert _title_kind(title) == kind
+
+
+# --- second robustness pass (each failed on the code before it) -------------------------------------------
+
+
+@pytest.mark.parametrize("days", [10**10, 10**30])
+def test_a_recent_window_longer_than_any_history_is_all_history(shop, days: int):
+    # a window past what a date can hold (about 2.7 million years) ended in an OverflowError traceback
+    far = svc.suggestions(shop, recent_days=days, keep=False)["suggestions"]
+    assert_frame = pd.testing.assert_frame_equal
+    assert_frame(far, svc.suggestions(shop, recent_days=100_000, keep=False)["suggestions"])
+    res = CliRunner().invoke(app, ["pricing", "--db", shop.url, "--recent-days", str(days), "--json"])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+
+
+def test_a_run_without_suggestions_clears_the_stored_ones(shop):
+    # price_suggestions was replaced only when there were suggestions, so a run that had none (here: the
+    # catalog is gone, so no sold item is a product to price) left the last run's prices in the store
+    assert len(svc.suggestions(shop)["suggestions"]) > 0 and shop.count("price_suggestions") > 0
+    shop.execute("DELETE FROM items")
+    assert svc.suggestions(shop)["suggestions"].empty
+    assert shop.count("price_suggestions") == 0
+    assert list(shop.read_pandas("price_suggestions").columns)[:3] == ["item_id", "category", "price"]
+
+
+def test_no_price_variation_anywhere_is_an_assumption_not_an_estimate(tmp_path: Path, store):
+    # every item sold at one price: the elasticity of -1 is the prior, not measured; it was labelled
+    # "category (...)" and reported as the median elasticity of -1.0
+    d = tmp_path / "flat"
+    d.mkdir()
+    ev = [(f"2024-01-{day:02d}T10:00:00", "u1", item, "purchase", 1, 5.0, f"o{item}{day}")
+          for day in range(1, 29) for item in ("a", "b")]
+    pd.DataFrame({"item_id": ["a", "b"], "category": ["Mugs", "Mugs"]}).to_csv(d / "items.csv", index=False)
+    pd.DataFrame(ev, columns=["timestamp", "user_id", "item_id", "event", "quantity", "price", "order_id"]).to_csv(
+        d / "events.csv", index=False)
+    ingest(d, store)
+    el = svc.suggestions(store, keep=False)["items"]
+    assert el["raw"].isna().all() and el["source"].str.startswith("assumed").all()
+    url = store.url
+    store.close()
+    res = CliRunner().invoke(app, ["pricing", "--db", url, "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["items_with_own_estimate"] == 0 and got["median_elasticity"] is None
+    # and the table text said pandas' "Empty DataFrame / Columns: [] / Index: []" for the categories
+    res = CliRunner().invoke(app, ["pricing", "--db", url])
+    assert res.exit_code == 0 and "Empty DataFrame" not in res.output, res.output
+    assert "no category has an estimate" in res.output

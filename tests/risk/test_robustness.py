@@ -98,3 +98,52 @@ def test_orders_since_is_checked_like_every_date(shop):
     naive = svc.score(shop, orders_since="2000-01-01T00:00:00", keep=False)
     aware = svc.score(shop, orders_since="2000-01-01T02:00:00+02:00", keep=False)
     assert len(aware) == len(naive) > 0
+
+
+# --- second robustness pass (each failed on the code before it) -------------------------------------------
+
+
+def test_a_run_that_scores_no_orders_clears_the_stored_alerts(shop):
+    # the tables used to be written only when something was scored, so yesterday's alerts stayed in
+    # order_risk_alerts (which the dashboard reads) as if they were today's
+    svc.score(shop, alert_threshold=0.0)
+    assert shop.count("order_risk_alerts") > 0 and shop.count("order_risk") > 0
+    assert svc.score(shop, orders_since="2030-01-01", alert_threshold=0.0).empty
+    assert shop.count("order_risk") == 0 and shop.count("order_risk_alerts") == 0
+    assert svc.alerts(shop) == []
+
+
+def test_check_figures_without_returns_are_undefined(shop):
+    # with no returned order average precision is undefined (it read 0.0, and the ratios 0.0: "infinitely
+    # worse than the baseline"); with no orders the base rate is undefined too
+    scored = svc.score(shop, keep=False).assign(returned=False)
+    res = svc.check(scored)
+    assert res["orders"] > 0 and res["returned"] == 0 and res["base_rate"] == 0.0
+    assert all(math.isnan(p["average_precision"]) for p in res["peers"].values())
+    assert math.isnan(res["ratio_average_precision"])
+    empty = svc.check(scored.iloc[:0])
+    assert math.isnan(empty["base_rate"]) and math.isnan(empty["ratio_precision_at_top"])
+
+
+def test_ratio_against_a_zero_baseline_is_undefined_not_a_billion():
+    # the baseline's 0 was replaced by 1e-9, so one hit read as "1,000,000,000 x the baseline"
+    n = 100
+    scored = pd.DataFrame({"returned": [True] + [False] * (n - 1), "score": [1.0] + [0.1] * (n - 1),
+                           "qty": [1.0] + [50.0] * (n - 1), "max_qty_ratio": [0.0] + [1.0] * (n - 1),
+                           "ts": pd.Timestamp("2024-01-01")})
+    res = svc.check(scored)
+    assert res["peers"]["shelfwise"]["precision_at_top"] == 1.0
+    assert res["peers"]["quantity (units in order)"]["precision_at_top"] == 0.0
+    assert math.isnan(res["ratio_precision_at_top"])
+    assert res["ratio_average_precision"] == pytest.approx(1.0 / res["peers"]["quantity (units in order)"]
+                                                           ["average_precision"], rel=1e-2)
+
+
+def test_cli_check_without_returns_prints_null(shop, tmp_path: Path):
+    url = shop.url
+    shop.close()
+    res = CliRunner().invoke(app, ["risk", "--db", url, "--json", "--check", "--orders-since", "2024-01-12"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert got["check"]["returned"] == 0 and got["check"]["ratio_average_precision"] is None
+    assert got["check"]["peers"]["shelfwise"]["average_precision"] is None

@@ -134,3 +134,15 @@ def test_item_seen_only_in_events_is_searchable_by_id(tmp_path: Path, store):
         hits = svc.search(store, "widget99", k=5, dense=False)
     assert hits[0]["item_id"] == "widget99" and hits[0]["title"] == ""
     assert {h["item_id"] for h in hits} == {"widget99", "z1"}
+
+
+# --- second robustness pass (each failed on the code before it) -------------------------------------------
+
+
+def test_an_encoder_asked_for_by_name_that_is_not_there_is_an_error(tiny, tmp_path: Path):
+    # --encoder /no/such/folder (a typo) used to search without embeddings, exit 0, with a warning in the
+    # log; the shop asked for meaning-matching and silently got lexical results
+    with pytest.raises(InputError, match="no/such/enc"):
+        svc.search(tiny, "mug", encoder=str(tmp_path / "no/such/enc"))
+    res = CliRunner().invoke(app, ["search", "mug", "--db", _db(tiny), "--encoder", str(tmp_path / "no/such/enc")])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "--encoder" in res.output, res.output

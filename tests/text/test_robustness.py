@@ -235,3 +235,118 @@ def test_model_loading_draws_no_weight_bar_and_restores_the_switch() -> None:
     with quiet_weight_loading():
         assert not hf_logging.is_progress_bar_enabled()
     assert hf_logging.is_progress_bar_enabled()   # training keeps its bars
+
+
+# --- second robustness pass (each failed on the code before it) -------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [("learning_rate", float("nan")), ("learning_rate", -1.0),
+                                          ("learning_rate", float("inf")), ("patience", -1)])
+def test_classifier_options_that_mean_nothing_are_refused(field: str, value: float) -> None:
+    # a NaN or negative --lr silently fell back to the default rate; a negative --patience was taken
+    with pytest.raises(InputError, match=field):
+        ClassifierOptions(method="lora", **{field: value}).validate()
+
+
+def test_finetune_classify_out_that_is_a_file_fails_before_training(tmp_path: Path, en_reviews) -> None:
+    # --out naming a file (or a folder under a file) ended, after training, in a FileExistsError /
+    # NotADirectoryError traceback
+    train = write_csv(tmp_path / "train.csv", ["text", "label"], [list(r) for r in zip(*en_reviews)])
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "model"):
+        with pytest.raises(InputError, match="file"):
+            text_service.finetune_classify(train, "text", "label", out, method="tfidf")
+        res = runner.invoke(app, ["finetune", "classify", "--train", str(train), "--text-col", "text",
+                                  "--label-col", "label", "--out", str(out), "--method", "tfidf"])
+        assert res.exit_code == 2 and "Traceback" not in res.output and "notes.txt" in res.output, res.output
+    assert a_file.read_text() == "x"
+
+
+def _basket_shop() -> tuple[pd.DataFrame, pd.DataFrame]:
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "title": [f"thing {i}" for i in range(6)],
+                          "description": None, "category": None, "brand": None})
+    events = pd.DataFrame([{"timestamp": pd.Timestamp("2024-01-01") + pd.Timedelta(hours=o), "user_id": f"u{o}",
+                            "item_id": f"i{(o + j) % 6}", "event": "purchase", "session_id": None,
+                            "order_id": f"o{o}"} for o in range(40) for j in range(2)])
+    return items, events
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("max_pairs", 0), ("max_pairs", -5), ("batch_size", 1),
+                                          ("learning_rate", 0.0), ("learning_rate", float("nan")),
+                                          ("max_length", 0)])
+def test_item_tuning_settings_that_mean_nothing_are_refused(tmp_path: Path, field: str, value: float) -> None:
+    # --epochs 0 "tuned" in 0 steps, printed "loss nan -> nan" and saved the untuned encoder where the
+    # recommender looks; --max-pairs 0 blamed the shop ("only 1 pairs ... are bought together")
+    from shelfwise.text.behaviour import TuneParams, tune
+
+    items, events = _basket_shop()
+    with pytest.raises(InputError, match=field):
+        tune(items, events, tmp_path / "enc", params=TuneParams(**{field: value}))
+    assert not (tmp_path / "enc").exists()
+
+
+def test_item_tuning_out_that_is_a_file_fails_before_work(tmp_path: Path) -> None:
+    from shelfwise.text.behaviour import TuneParams, tune
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    items, events = _basket_shop()
+    for out in (a_file, a_file / "enc"):
+        with pytest.raises(InputError, match="is a file"):
+            tune(items, events, out, params=TuneParams(batch_size=2))
+    assert a_file.read_text() == "x"
+
+
+def test_a_missing_model_is_found_before_any_language_is_scored(tmp_path: Path, monkeypatch) -> None:
+    # with an English model and no Chinese one, the English rows were scored first (minutes on a big
+    # file) and only then did the run fail on the missing Chinese model
+    root = tmp_path / "models"
+    texts, labels = make_reviews(60, "en", seed=3)
+    train_classifier(texts, labels, sentiment.default_model_dir("en", root), ClassifierOptions(method="tfidf"))
+    calls: list[int] = []
+    real = TextClassifier.predict
+    monkeypatch.setattr(TextClassifier, "predict", lambda self, t, **kw: calls.append(len(t)) or real(self, t, **kw))
+    models = sentiment.SentimentModels.default(root)
+    with pytest.raises(Exception, match="no zh sentiment model"):
+        sentiment.score_texts(["great mug, love it", "这个杯子很好用"], models)
+    assert calls == []
+
+
+def test_sentiment_out_without_input_is_refused(tmp_path: Path, store, model_root: Path, monkeypatch) -> None:
+    # --out only goes with --input; scoring the store with --out wrote nothing and said nothing (exit 0)
+    monkeypatch.setenv("SHELFWISE_MODEL_DIR", str(model_root))
+    with pytest.raises(InputError, match="--input"):
+        text_service.sentiment_score(store.url, None, out=tmp_path / "s.csv")
+    url = store.url
+    store.close()
+    res = runner.invoke(app, ["sentiment", "--db", url, "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 2 and "--input" in res.output, res.output
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_sentiment_train_from_a_file_refuses_an_unknown_language(tmp_path: Path) -> None:
+    # --lang xx with --train trained a (slow, default-method) model into sentiment/xx that nothing reads;
+    # without --train the same --lang was refused
+    texts, labels = make_reviews(40, "en")
+    train = write_csv(tmp_path / "t.csv", ["text", "label"], [list(r) for r in zip(texts, labels)])
+    with pytest.raises(InputError, match="unknown language 'xx'"):
+        text_service.sentiment_train(["xx"], train=train, text_col="text", label_col="label",
+                                     out=tmp_path / "m", method="tfidf")
+    assert not (tmp_path / "m").exists()
+
+
+def test_share_positive_of_nothing_scored_is_undefined(tmp_path: Path, model_root: Path) -> None:
+    # a header-only file reported "share_positive": 0.0 (every review negative) for no review at all
+    src = write_csv(tmp_path / "h.csv", ["text"], [])
+    summary = text_service.sentiment_score(None, src, "text", tmp_path / "o.csv", sentiment.default_model_dir("en", model_root),
+                                           sentiment.default_model_dir("zh", model_root))
+    assert summary["rows"] == 0 and summary["scored"] == 0 and np.isnan(summary["share_positive"])
+    res = runner.invoke(app, ["sentiment", "--input", str(src), "--out", str(tmp_path / "o2.csv"),
+                              "--model-en", str(sentiment.default_model_dir("en", model_root)),
+                              "--model-zh", str(sentiment.default_model_dir("zh", model_root))])
+    assert res.exit_code == 0 and "nan" not in res.output and "n/a" in res.output, res.output
+    res = runner.invoke(app, ["sentiment", "--json", "--input", str(src), "--out", str(tmp_path / "o3.csv"),
+                              "--model-en", str(sentiment.default_model_dir("en", model_root)),
+                              "--model-zh", str(sentiment.default_model_dir("zh", model_root))])
+    assert json.loads(res.stdout)["share_positive"] is None

@@ -35,7 +35,9 @@ def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the pr
     moved = sug[sug["price_change"].abs() > 1e-9] if len(sug) else sug
     summary = {"controls": res["controls"], "items_with_elasticity": int(len(res["items"])),
                "items_with_own_estimate": int(res["items"]["raw"].notna().sum()),
-               "median_elasticity": float(res["items"]["elasticity"].median()) if len(res["items"]) else None,
+               # the median of estimates; with none (every item took the assumed prior) it is undefined
+               "median_elasticity": (float(res["items"]["elasticity"].median())
+                                     if len(res["items"]) and res["items"]["raw"].notna().any() else None),
                "suggestions": int(len(sug)), "price_changes_suggested": int(len(moved)),
                "expected_revenue_change_median": float(moved["revenue_change"].median()) if len(moved) else 0.0,
                "check": check}
@@ -43,7 +45,10 @@ def pricing(out: Optional[Path] = typer.Option(None, "--out", help="Write the pr
         print_json(summary | {"categories": cats.head(20).to_dict("records")})
         return
     console.print(f"controls: {', '.join(res['controls'])}", highlight=False)
-    console.print(cats.head(15).to_string(index=False), highlight=False)
+    if len(cats):
+        console.print(cats.head(15).to_string(index=False), highlight=False)
+    else:  # pandas would print "Empty DataFrame / Columns: [] / Index: []"
+        console.print("no category has an estimate: no item's price varied enough to learn from", highlight=False)
     cols = ["item_id", "price", "suggested_price", "elasticity", "lo90", "hi90", "units_change", "revenue_change", "reason"]
     if len(moved):
         console.print(moved.sort_values("revenue_change", ascending=False)[cols].head(15).to_string(index=False), highlight=False)

@@ -77,7 +77,7 @@ def finetune_items(db: Optional[str] = DbOption,
                    max_pairs: int = typer.Option(20_000, "--max-pairs", help="Most co-purchased pairs to train on."),
                    epochs: int = typer.Option(1, "--epochs", help="Passes over the pairs."),
                    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
-    """Contrastive tuning of the item encoder on items bought together (MultipleNegativesRankingLoss)."""
+    """Contrastive tuning of the item encoder on items bought together (GISTEmbedLoss: guided in-batch negatives)."""
     with handled():
         report = text_service.tune_items(db, out, base, max_pairs=max_pairs, epochs=epochs)
     if as_json:
@@ -129,7 +129,7 @@ def sentiment(ctx: typer.Context, db: Optional[str] = UncheckedDbOption,
     unscored = {k: v for k, v in summary.get("unscored", {}).items() if v}
     console.print(f"{summary.get('scored', total):,} of {total:,} reviews scored "
                   f"({', '.join(f'{k}: {v:,}' for k, v in summary['by_language'].items())}); "
-                  f"share positive {summary['share_positive']:.1%}"
+                  f"share positive {figure(summary['share_positive'], '.1%')}"
                   + (f"; not scored: {', '.join(f'{k} {v:,}' for k, v in unscored.items())}" if unscored else ""),
                   highlight=False, markup=False)
     if input is None:

@@ -154,8 +154,10 @@ def shrink(df: pd.DataFrame, cfg: ElasticityConfig) -> pd.DataFrame:
         if np.isfinite(r.raw):
             v = 1 / (1 / r.raw_se ** 2 + 1 / t2)
             m, source = v * (r.raw / r.raw_se ** 2 + m0 / t2), "item (shrunk to category)"
-        else:
+        elif len(est):
             m, v, source = m0, t2, "category (item has too little price variation)"
+        else:  # nothing in the store was estimated: -1 is the prior, and the row must not claim data
+            m, v, source = m0, t2, "assumed -1 (no item in the store has enough price variation)"
         sd = float(np.sqrt(v))
         out.append((m, m - Z90 * sd, m + Z90 * sd, source))
     df = df.copy()

@@ -143,6 +143,11 @@ def precision_at(y: np.ndarray, s: np.ndarray, share: float = 0.01) -> float:
 
 
 def average_precision(y: np.ndarray, s: np.ndarray) -> float:
+    """Average precision of ``s`` ranking the positives of ``y``; NaN when there is no positive.
+
+    Why NaN: with no returned order there is nothing to rank, so the figure is undefined (null in
+    JSON); it used to read 0.0, a "worst possible ranking" that the shop's data never showed.
+    """
     from sklearn.metrics import average_precision_score
 
-    return float(average_precision_score(y, s)) if y.any() else 0.0
+    return float(average_precision_score(y, s)) if y.any() else float("nan")

@@ -37,7 +37,23 @@ def _store(db: Store | str | None) -> tuple[Store, bool]:
     return (db, False) if isinstance(db, Store) else (open_store(db), True)
 
 
+#: a recent window at least this long is all history (about 2,700 years); longer ones overflow a date
+MAX_RECENT_DAYS = 1_000_000
+
+#: the column types of ``price_suggestions``, so a run without suggestions still replaces the table
+SUGGESTION_SCHEMA = pa.schema([(c, pa.string() if c in ("item_id", "category", "units_change_range", "cost_basis",
+                                                         "reason", "elasticity_source") else pa.float64())
+                               for c in FILE_COLUMNS])
+
+
 def _recent(store: Store, days: int) -> pd.DataFrame:
+    """Each product's recent units and mean price: the ``days`` before the last purchase.
+
+    ``days`` is capped at :data:`MAX_RECENT_DAYS`, which already reaches before any shop's first sale:
+    a bigger window (``--recent-days 10000000000``) means "all history" and used to end in an
+    OverflowError traceback when turned into a date interval.
+    """
+    days = min(int(days), MAX_RECENT_DAYS)
     df = store.query("""
         WITH last AS (SELECT max(timestamp) AS t FROM events WHERE event = 'purchase')
         SELECT e.item_id, sum(e.quantity) AS units, sum(e.quantity * e.price) / sum(e.quantity) AS price
@@ -85,8 +101,11 @@ def suggestions(db: Store | str | None = None, bounds: PriceBounds | None = None
         sug = suggest(el, _recent(st, recent_days), b)
         if keep:
             st.write("price_elasticity", pa.Table.from_pandas(el, preserve_index=False), mode="replace")
-            if len(sug):
-                st.write("price_suggestions", pa.Table.from_pandas(sug, preserve_index=False), mode="replace")
+            # replaced even when empty: a run without suggestions used to leave the previous run's prices
+            # in the table, to be read as current
+            table = (pa.Table.from_pandas(sug, preserve_index=False) if len(sug)
+                     else pa.Table.from_pylist([], schema=SUGGESTION_SCHEMA))
+            st.write("price_suggestions", table, mode="replace")
     finally:
         if close:
             st.close()

@@ -60,13 +60,8 @@ def score(db: Store | str | None = None, orders_since: str | date | None = None,
         feats = order_features(st)
         scored = score_orders(feats, config, score_from=since)
         scored = scored[scored["score"].notna()].reset_index(drop=True)
-        if keep and len(scored):
-            cols = ["order_id", "user_id", "ts", "score", "reasons", "model"]
-            table = pa.Table.from_pandas(scored[cols].assign(scored_at=pd.Timestamp.now(tz="UTC").tz_localize(None)),
-                                         preserve_index=False)
-            st.write("order_risk", table, mode="replace")
-            alerts = scored[scored["score"] >= alert_threshold].sort_values("score", ascending=False)
-            st.write("order_risk_alerts", pa.Table.from_pandas(alerts[cols], preserve_index=False), mode="replace")
+        if keep:
+            _keep(st, scored, alert_threshold)
     finally:
         if close:
             st.close()
@@ -76,6 +71,38 @@ def score(db: Store | str | None = None, orders_since: str | date | None = None,
         write_table(scored[FILE_COLUMNS].assign(score=scored["score"].round(6)), out)
         log.info("wrote %d order scores to %s", len(scored), out)
     return scored
+
+
+def _keep(st: Store, scored: pd.DataFrame, alert_threshold: float) -> None:
+    """Replace ``order_risk`` and ``order_risk_alerts`` with this run's scores, even when there are none.
+
+    Why always: the tables used to be written only when some order was scored, so a run that scored
+    none (``--orders-since`` after the last order) left the previous run's alerts in place, and the
+    dashboard showed them as current. Empty tables keep their columns and types.
+    """
+    cols = ["order_id", "user_id", "ts", "score", "reasons", "model"]
+    rows = scored[cols].assign(scored_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+    schema = pa.schema([("order_id", pa.string()), ("user_id", pa.string()), ("ts", pa.timestamp("us")),
+                        ("score", pa.float64()), ("reasons", pa.string()), ("model", pa.string()),
+                        ("scored_at", pa.timestamp("us"))])
+    st.write("order_risk", _arrow(rows, schema), mode="replace")
+    alerts = rows[rows["score"] >= alert_threshold].sort_values("score", ascending=False)[cols]
+    st.write("order_risk_alerts", _arrow(alerts, pa.schema(list(schema)[:-1])), mode="replace")
+
+
+def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``df`` as Arrow; an empty frame (whose columns pandas types as object) takes ``schema``."""
+    if len(df):
+        return pa.Table.from_pandas(df, preserve_index=False)
+    return pa.Table.from_pylist([], schema=schema)
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b`` rounded, NaN when either is undefined or the baseline ``b`` is 0.
+
+    Why: the baseline's 0 used to be replaced by 1e-9, so a single hit read as "1,000,000,000 x the
+    baseline"; a ratio to nothing is undefined (null in JSON)."""
+    return round(a / b, 3) if np.isfinite(a) and np.isfinite(b) and b > 0 else float("nan")
 
 
 def alerts(db: Store | str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -101,7 +128,8 @@ def check(scored: pd.DataFrame, since: str | date | None = None, top_share: floa
     res = {name: {"precision_at_top": round(precision_at(y, s, top_share), 4),
                   "average_precision": round(average_precision(y, s), 4)} for name, s in peers.items()}
     base = res["quantity (units in order)"]
-    return {"orders": int(len(df)), "returned": int(y.sum()), "base_rate": round(float(y.mean()), 4) if len(y) else 0.0,
+    return {"orders": int(len(df)), "returned": int(y.sum()),
+            "base_rate": round(float(y.mean()), 4) if len(y) else float("nan"),  # no orders: undefined
             "top_share": top_share, "peers": res,
-            "ratio_precision_at_top": round(res["shelfwise"]["precision_at_top"] / max(base["precision_at_top"], 1e-9), 3),
-            "ratio_average_precision": round(res["shelfwise"]["average_precision"] / max(base["average_precision"], 1e-9), 3)}
+            "ratio_precision_at_top": _ratio(res["shelfwise"]["precision_at_top"], base["precision_at_top"]),
+            "ratio_average_precision": _ratio(res["shelfwise"]["average_precision"], base["average_precision"])}

@@ -74,6 +74,10 @@ def build_index(store: Store, *, dense: bool = True, encoder: str | None = None,
             prefix = "passage: " if "e5" in enc.name.lower() else ""
             vectors = enc.encode_cached([prefix + t for t in cat.semantic], store)
         except (ConfigError, ImportError, OSError) as exc:
+            if encoder is not None:
+                # an encoder the caller named (--encoder) is a request, not a preference: a typo used to
+                # give lexical-only results with exit 0 and a warning in the log
+                raise InputError(f"the encoder asked for cannot be used: {exc}", field="encoder") from exc
             log.warning("search without embeddings (lexical + behaviour only): %s", exc)
             enc, vectors = None, None
     index = SearchIndex(cat.item_ids, cat.lexical, encoder=enc, vectors=vectors,

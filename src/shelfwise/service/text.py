@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..data.store import open_store
 from ..errors import InputError
-from ..experiment.tables import check_writable, write_table
+from ..experiment.tables import check_folder_writable, check_writable, write_table
 from ..text import sentiment
 from ..text.behaviour import TuneParams, tune_from_store
 from ..text.classify import ClassifierOptions, TextClassifier, train_classifier
@@ -19,7 +19,12 @@ from ..text.inputs import check_labels, labelled_pairs, read_texts
 
 def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, valid: Path | None = None,
                       **options: Any) -> dict[str, Any]:
-    """Train a text classifier from a labelled file (optionally a separate validation file) into ``out``."""
+    """Train a text classifier from a labelled file (optionally a separate validation file) into ``out``.
+
+    The options and ``out`` are checked first, so a bad flag or an ``--out`` that is a file costs nothing."""
+    opts = ClassifierOptions(**{k: v for k, v in options.items() if v is not None})
+    opts.validate()
+    check_folder_writable(out)
     table = read_texts(train, text_col, label_col)
     texts, labels, dropped = labelled_pairs(table)
     if labels:  # (no rows with text at all is reported by training, naming that)
@@ -28,7 +33,6 @@ def finetune_classify(train: Path, text_col: str, label_col: str, out: Path, val
     if valid is not None:
         vtable = read_texts(valid, text_col, label_col)
         vt, vl, _ = labelled_pairs(vtable)
-    opts = ClassifierOptions(**{k: v for k, v in options.items() if v is not None})
     report = train_classifier(texts, labels, out, opts, vt, vl,
                               meta={"train_file": str(train), "text_stats": table.stats.as_dict()})
     report["empty_dropped"] = dropped
@@ -76,6 +80,10 @@ def sentiment_train(langs: list[str], data_dir: Path | None = None, train: Path 
                     **overrides: Any) -> dict[str, Any]:
     """Build the default sentiment models from the shared data, or one language's from a labelled file."""
     ov = {k: v for k, v in overrides.items() if v is not None}
+    unknown = [lang for lang in langs if lang not in sentiment.LANGS]
+    if unknown:  # with --train this used to train a model (slowly) into sentiment/<lang>, read by nothing
+        raise InputError(f"unknown language '{unknown[0]}'; choose one of {', '.join(sentiment.LANGS)}",
+                         field="lang")
     if train is not None:
         if len(langs) != 1 or not text_col or not label_col:
             raise InputError("training from --train FILE needs one --lang and both --text-col and --label-col")
@@ -90,6 +98,10 @@ def sentiment_score(db: str | None = None, input: Path | None = None, text_col: 
                     model_zh: Path | None = None) -> dict[str, Any]:
     """Score the store's reviews (tables review_sentiment, item_sentiment) or a file (label,probability,language)."""
     models = sentiment.SentimentModels.default(overrides={"en": model_en, "zh": model_zh})
+    if input is None and out is not None:
+        # the store's scores go to its tables; an --out here used to be ignored without a word
+        raise InputError("--out goes with --input FILE: the store's reviews are scored into its tables "
+                         "review_sentiment and item_sentiment", field="out")
     if input is not None:
         if out is None:
             raise InputError("scoring a file needs --out FILE")
@@ -104,7 +116,7 @@ def sentiment_score(db: str | None = None, input: Path | None = None, text_col: 
         n_scored = int((scored["label"] != "").sum())
         return {"rows": len(scored), "out": str(out), "scored": n_scored,
                 "by_language": scored["language"].replace("", "none").value_counts().to_dict(),
-                "share_positive": float((scored["label"] == sentiment.POSITIVE).sum() / max(1, n_scored)),
+                "share_positive": sentiment.share_positive(scored["label"]),
                 "text_stats": stats, "unscored": scored.attrs.get("unscored", {})}
     with open_store(db) as store:
         return sentiment.score_store(store, models)
@@ -123,5 +135,8 @@ def tune_items(db: str | None = None, out: Path | None = None, base: str | None 
                **params: Any) -> dict[str, Any]:
     """Behaviour-tune the item encoder on the store's co-purchases."""
     p = TuneParams(**{k: v for k, v in params.items() if v is not None})
+    p.check()  # bad settings and an --out that is a file fail before the store is read
+    if out is not None:
+        check_folder_writable(out)
     with open_store(db) as store:
         return tune_from_store(store, out, base, p)

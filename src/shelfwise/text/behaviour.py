@@ -11,6 +11,7 @@ text path can use it; the recommender's content and cold-start paths find it thr
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ..artifacts import load_manifest, save_manifest
 from ..errors import InputError, ModelNotFound
+from ..experiment.tables import check_folder_writable
 from ..logs import get_logger
 from ..progress import task
 from .encoder import Encoder, item_text, quiet_weight_loading, resolve_model_path
@@ -51,6 +53,23 @@ class TuneParams:
     # (GISTEmbedLoss): a negative the guide finds closer than the positive is not pushed away, so items of
     # one theme that happen to share a batch keep their likeness. 'mnrl': the plain loss.
     loss: str = "gist"
+
+    def check(self) -> None:
+        """Refuse settings that tune nothing, before any work.
+
+        Why: ``epochs=0`` (or a batch of one, which makes no in-batch negative) ran 0 steps, reported
+        "loss nan -> nan" and saved the untuned encoder where the recommender looks; ``max_pairs=0``
+        blamed the shop ("only 1 pairs ... are bought together"); a learning rate of 0 or NaN learns nothing.
+        """
+        for name, least in (("epochs", 1), ("max_pairs", 1), ("batch_size", 2), ("max_length", 1),
+                            ("max_basket", 2), ("min_count", 1), ("per_item_cap", 1)):
+            value = getattr(self, name)
+            if value < least:
+                raise InputError(f"{name} must be at least {least} (got {value})", field=name)
+        for name in ("learning_rate", "scale"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name} must be a positive number (got {value})", field=name)
 
 
 def tuned_encoder_path(model_dir: str | Path | None = None) -> Path | None:
@@ -142,6 +161,8 @@ def tune(items: pd.DataFrame, events: pd.DataFrame, out_dir: str | Path, base: s
         from sentence_transformers.losses import GISTEmbedLoss, MultipleNegativesRankingLoss
 
     p = params or TuneParams()
+    p.check()
+    out = check_folder_writable(out_dir)  # a file in the way fails now, not after the tuning
     texts = {str(r.item_id): item_text(r.title, r.description, r.category, r.brand)
              for r in items.itertuples(index=False)}
     texts = {k: v for k, v in texts.items() if v}
@@ -183,7 +204,6 @@ def tune(items: pd.DataFrame, events: pd.DataFrame, out_dir: str | Path, base: s
             opt.zero_grad()
             losses.append(float(loss.item()))
             bar.advance()
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out), safe_serialization=True)
     window = max(1, min(10, len(losses) // 5))  # mean loss of the first and last steps

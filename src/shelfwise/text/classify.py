@@ -18,6 +18,7 @@ regularisation strength (linear models). The saved folder holds the model files,
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..artifacts import load_json, load_manifest, save_json, save_manifest
 from ..errors import InputError, ModelNotFound
+from ..experiment.tables import check_folder_writable
 from ..logs import get_logger
 from .encoder import DEFAULT_ENCODER, MULTILINGUAL_ENCODER, Encoder, resolve_model_path
 from .inputs import check_labels
@@ -68,6 +70,12 @@ class ClassifierOptions:
         for name in ("max_length", "epochs", "batch_size", "max_train_rows"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})", field=name)
+        # a NaN or negative rate used to fall back to the default without a word (``lr > 0`` is False)
+        if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
+            raise InputError(f"learning_rate must be a finite number, at least 0 (0 = the method's default; "
+                             f"got {self.learning_rate})", field="learning_rate")
+        if self.patience < 0:
+            raise InputError(f"patience must be at least 0 (got {self.patience})", field="patience")
         if not 0 < self.valid_fraction < 0.9:
             raise InputError(f"valid_fraction must be between 0 and 0.9 (got {self.valid_fraction})")
 
@@ -283,7 +291,7 @@ def train_classifier(texts: list[str], labels: list[str], out_dir: str | Path,
     """
     opt = options or ClassifierOptions()
     opt.validate()
-    out = Path(out_dir)
+    out = check_folder_writable(out_dir)  # a file in the way fails now, not after training
     rows = [(t, lab) for t, lab in zip(texts, labels) if t]
     dropped = len(texts) - len(rows)
     if dropped:

@@ -285,6 +285,15 @@ class SentimentModels:
         return cls(paths)
 
 
+def share_positive(labels: pd.Series) -> float:
+    """Positive labels over scored ones (empty label: not scored); NaN when nothing was scored.
+
+    Why NaN: with no scored review the share is undefined (null in JSON, "n/a" in text); it used to
+    read 0.0, which says every review was negative."""
+    scored = int((labels != "").sum())
+    return float((labels == POSITIVE).sum() / scored) if scored else float("nan")
+
+
 def score_texts(texts: list[object], models: SentimentModels, store: Any = None) -> pd.DataFrame:
     """language, label, probability (of positive) and model per text, in input order.
 
@@ -303,11 +312,11 @@ def score_texts(texts: list[object], models: SentimentModels, store: Any = None)
                     unscored["unsupported_language"], ", ".join(UNSUPPORTED))
     out = pd.DataFrame({"language": langs, "label": [""] * len(clean), "probability": np.nan,
                         "model_id": [""] * len(clean)})
-    for lang in LANGS:
+    # every model the texts need is loaded before any is used: a missing Chinese model used to surface
+    # only after all the English rows were scored, minutes into a big file
+    needed = {lang: models.get(lang) for lang in LANGS if lang in set(langs)}
+    for lang, clf in needed.items():
         idx = [i for i, g in enumerate(langs) if g == lang]
-        if not idx:
-            continue
-        clf = models.get(lang)
         pred = clf.predict([clean[i] for i in idx], store=store)
         pos = clf.classes.index(POSITIVE)
         out.loc[idx, "label"] = pred.labels
@@ -428,5 +437,5 @@ def score_store(store: Any, models: SentimentModels) -> dict[str, Any]:
     by_lang = reviews["language"].replace("", "none").value_counts().to_dict()
     return {"reviews": int(len(reviews)), "scored": int((reviews["label"] != "").sum()),
             "by_language": by_lang, "items": int(len(items)),
-            "share_positive": float((reviews["label"] == POSITIVE).sum() / max(1, (reviews["label"] != "").sum())),
+            "share_positive": share_positive(reviews["label"]),
             "text_stats": scored.attrs.get("stats", {}), "unscored": scored.attrs.get("unscored", {})}

@@ -95,6 +95,7 @@ def _pricing(ctx: DemoContext) -> str:
 def _risk(ctx: DemoContext) -> str:
     from .. import risk as svc
     from ...errors import InputError
+    from ...jsonsafe import figure
 
     try:
         scored = svc.score(ctx.require_store())
@@ -110,7 +111,8 @@ def _risk(ctx: DemoContext) -> str:
                "AP (score)": check["peers"]["shelfwise"]["average_precision"],
                "AP (quantity only)": check["peers"]["quantity (units in order)"]["average_precision"]})
     s.table(["order", "score", "reasons"], [(r.order_id, f"{r.score:.2f}", r.reasons) for r in top.itertuples()])
-    return f"{check['orders']:,} orders scored, AP {check['peers']['shelfwise']['average_precision']:.3f}"
+    # AP is undefined (NaN) when no order was returned: "n/a", as the JSON's null
+    return f"{check['orders']:,} orders scored, AP {figure(check['peers']['shelfwise']['average_precision'], '.3f')}"
 
 
 STEPS = [

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...jsonsafe import figure  # n/a where nothing was scored (share_positive is NaN)
 from ...logs import get_logger
 from ...text import sentiment
 from ...text.classify import ClassifierOptions, TextClassifier, evaluate, train_classifier
@@ -72,12 +73,12 @@ def _sentiment(ctx: DemoContext) -> str:
     worst = store.query("SELECT item_id, n_reviews, share_positive, trend, complaint_terms FROM item_sentiment "
                         "WHERE n_reviews >= 3 ORDER BY share_positive, n_reviews DESC LIMIT 10").to_pylist()
     ctx.state["sentiment"] = {"model": str(en_path), **summary}
-    ctx.figures["share of positive reviews"] = f"{summary['share_positive']:.1%}"
+    ctx.figures["share of positive reviews"] = f"{figure(summary['share_positive'], '.1%')}"
     sec = ctx.report.section("Review sentiment")
     sec.text(f"Every review was scored by {source}. The store now holds review_sentiment (label and "
              "probability per review) and item_sentiment (share positive, trend, complaint terms per item).")
     figures = {"reviews": summary["reviews"], "reviews scored": summary["scored"], "items": summary["items"],
-               "share positive": f"{summary['share_positive']:.1%}"}
+               "share positive": f"{figure(summary['share_positive'], '.1%')}"}
     if trained is not None:
         figures["held-out macro-F1"] = f"{trained['macro_f1']:.3f}"
     sec.figures(figures)
@@ -89,7 +90,7 @@ def _sentiment(ctx: DemoContext) -> str:
                   caption="items with the lowest share of positive reviews (at least 3 reviews)")
     return (f"{summary['scored']:,} of {summary['reviews']:,} reviews scored, {summary['items']:,} items "
             "summarised, "
-            f"{summary['share_positive']:.1%} positive; model: {source}")
+            f"{figure(summary['share_positive'], '.1%')} positive; model: {source}")
 
 
 STEPS = [DemoStep("sentiment", "score the reviews: per-review sentiment and per-item summaries", _sentiment)]
