@@ -183,18 +183,17 @@ def validate(raw: RawTable, spec: TableSpec) -> Validated:
     typed_cols = ",\n".join(f"{_typed(c, ident[c.name])} AS t_{c.name}" for c in spec.columns)
     reasons = [p for c in spec.columns for p in _problems(c, ident[c.name])]
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    if extras:
+
+    def attrs_json(names: list[str]) -> str:
         # An empty extra value means "not given", as for the spec columns: stored as JSON null, so the
         # same shop written as CSV (empty string) and as Parquet (null) loads to the same rows and keys.
-        attrs_sql = ("json_object(" + ", ".join(f"{_lit(e)}, nullif({ident[e]}, '')" for e in extras)
-                     + ")::VARCHAR")
-    else:
-        attrs_sql = "NULL::VARCHAR"
+        return "json_object(" + ", ".join(f"{_lit(e)}, nullif({ident[e]}, '')" for e in names) + ")::VARCHAR"
+
+    attrs_sql = attrs_json(extras) if extras else "NULL::VARCHAR"
     # Stores written before the name order keyed events by the attributes in file order: they get that
     # text too, so a reload of such a file is still known (see LEGACY_ATTRS).
     legacy = spec.name == "events" and in_file_order != extras
-    legacy_sql = (", json_object(" + ", ".join(f"{_lit(e)}, nullif({ident[e]}, '')" for e in in_file_order)
-                  + ")::VARCHAR AS _legacy") if legacy else ""
+    legacy_sql = f", {attrs_json(in_file_order)} AS _legacy" if legacy else ""
     legacy_out = f", _legacy AS {LEGACY_ATTRS}" if legacy else ""
     raw_sql = "json_object(" + ", ".join(f"{_lit(c)}, {ident[c]}" for c in raw.columns) + ")::VARCHAR"
     source = str(raw.path)

@@ -213,14 +213,19 @@ def validate_spark(spark: Any, path: Path, spec: TableSpec) -> tuple[Any, Any]:
     typed = ",\n".join(f"{_typed(c)} AS t_{c.name}" for c in spec.columns)
     reasons = [p for c in spec.columns for p in _problems(c)]
     reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    attrs = ("to_json(named_struct(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in extras) + "), "
-             "map('ignoreNullFields', 'false'))") if extras else "CAST(NULL AS STRING)"
-    legacy = spec.name == "events" and in_file_order != extras  # see shelfwise.data.validate.LEGACY_ATTRS
-    legacy_sql = (", to_json(named_struct(" + ", ".join(f"{_lit(e)}, nullif({_q(e)}, '')" for e in in_file_order)
-                  + "), map('ignoreNullFields', 'false')) AS _legacy") if legacy else ""
-    legacy_out = f", _legacy AS {LEGACY_ATTRS}" if legacy else ""
-    raw_json = ("to_json(named_struct(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in names) + "), "
+
+    def json_of(pairs: list[tuple[str, str]]) -> str:  # a JSON object of (name, SQL value) pairs, nulls kept
+        return ("to_json(named_struct(" + ", ".join(f"{_lit(n)}, {v}" for n, v in pairs) + "), "
                 "map('ignoreNullFields', 'false'))")
+
+    def attrs_of(columns: list[str]) -> str:  # an empty extra value is "not given": JSON null, as locally
+        return json_of([(e, f"nullif({_q(e)}, '')") for e in columns])
+
+    attrs = attrs_of(extras) if extras else "CAST(NULL AS STRING)"
+    legacy = spec.name == "events" and in_file_order != extras  # see shelfwise.data.validate.LEGACY_ATTRS
+    legacy_sql = f", {attrs_of(in_file_order)} AS _legacy" if legacy else ""
+    legacy_out = f", _legacy AS {LEGACY_ATTRS}" if legacy else ""
+    raw_json = json_of([(c, _q(c)) for c in names])
     checked = spark.sql(f"""
         SELECT *, CASE WHEN _bad IS NOT NULL THEN _bad ELSE {reason} END AS _reason FROM (
             SELECT *, {typed}, {attrs} AS _attrs{legacy_sql}, {raw_json} AS _raw FROM {view})""")
