@@ -26,8 +26,8 @@ from ..data.store import LoadResult, Store, open_store
 from ..data.synth import SynthConfig, SynthResult, Truth, load_truth, truth_tables, write_shop
 from ..errors import InputError, ShelfwiseError
 from ..evaluate.report import Report
-from ..experiment.tables import check_folders_can_be_made
 from ..logs import get_logger
+from ..paths import check_folders_can_be_made
 from . import demo_report
 from .checks import check_seed
 

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..data.store import open_store
 from ..errors import InputError
-from ..experiment.tables import check_folder_writable, check_writable, write_table
+from ..experiment.tables import check_writable, write_table
+from ..paths import check_folder_writable
 from ..text import sentiment
 from ..text.behaviour import TuneParams, tune_from_store
 from ..text.classify import ClassifierOptions, TextClassifier, train_classifier

@@ -24,8 +24,8 @@ import pandas as pd
 
 from ..artifacts import load_manifest, save_manifest
 from ..errors import InputError, ModelNotFound
-from ..experiment.tables import check_folder_writable
 from ..logs import get_logger
+from ..paths import check_folder_writable
 from ..progress import task
 from .encoder import Encoder, item_text, quiet_weight_loading, resolve_model_path
 

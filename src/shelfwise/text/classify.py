@@ -29,8 +29,8 @@ import numpy as np
 
 from ..artifacts import load_json, load_manifest, save_json, save_manifest
 from ..errors import InputError, ModelNotFound
-from ..experiment.tables import check_folder_writable
 from ..logs import get_logger
+from ..paths import check_folder_writable
 from .encoder import DEFAULT_ENCODER, MULTILINGUAL_ENCODER, Encoder, resolve_model_path
 from .inputs import check_labels
 from .linear import LinearParams, LinearTextModel, is_cjk_corpus
