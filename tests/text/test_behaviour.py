@@ -81,3 +81,22 @@ def test_too_few_pairs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="pairs of items"):
         tune(items, ev, tmp_path / "enc")
     assert tuned_encoder_path(tmp_path) is None
+
+
+def test_a_retuned_encoder_in_the_same_folder_gets_a_new_cache_id(tmp_path: Path) -> None:
+    """`finetune items` always writes the same folder and the weights keep their size: the embeddings
+    cache was keyed by file names and sizes, so a second tuning was served the first one's vectors."""
+    from shelfwise.text.encoder import _dir_digest
+
+    folder = tmp_path / "item_encoder"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"\x01" * 64)
+    first = _dir_digest(folder)
+    (folder / "model.safetensors").write_bytes(b"\x02" * 64)  # re-tuned: same name, same size
+    assert _dir_digest(folder) != first
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in folder.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert _dir_digest(copy) == _dir_digest(folder)  # the same model elsewhere keeps its cache

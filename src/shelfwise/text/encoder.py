@@ -176,13 +176,30 @@ class Encoder:
         return np.stack([cached[k] for k in keys]).astype(np.float32)
 
 
+_DIGESTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
+
+
 def _dir_digest(path: Path) -> str:
-    """A short id of a model directory's weights, so a fine-tuned model never reuses another's cache."""
-    h = hashlib.sha1()
-    for name in sorted(p.name for p in path.iterdir() if p.is_file()):
-        st = (path / name).stat()
-        h.update(f"{name}:{st.st_size}".encode())
-    return h.hexdigest()[:10]
+    """A short id of a model directory's files and their contents, so a fine-tuned model never reuses
+    another's cached embeddings.
+
+    Why the contents: names and sizes alone were the same for two tunings into one folder (`finetune
+    items` always writes ``<model_dir>/text/item_encoder``; the weights keep their size), so a re-tuned
+    encoder was served the vectors of the one before it. Hashing ~90 MB costs about 0.15 s, once per
+    process and folder state (the digest is kept while no file's size or modification time changes).
+    """
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    state = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    key = (str(path.resolve()), state)
+    if key not in _DIGESTS:
+        h = hashlib.sha1()
+        for f in files:
+            h.update(f"{f.name}:{f.stat().st_size}:".encode())
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()[:10]
+    return _DIGESTS[key]
 
 
 def item_text(title: object, description: object = None, category: object = None, brand: object = None) -> str:
