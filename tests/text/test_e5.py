@@ -63,3 +63,41 @@ def test_encoder_resolves_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert resolve_model_path(e5.NAME) == target
     finally:
         get_settings.cache_clear()
+
+
+def test_a_named_prompt_replaces_the_default_one(converted: Path) -> None:
+    """e5's folder makes "query: " the default prompt. Search used to write "passage: " into the text,
+    so items were encoded as "query: passage: ..." and queries as "query: query: ..."."""
+    from sentence_transformers import SentenceTransformer
+
+    from shelfwise.text.encoder import Encoder
+
+    enc = Encoder(str(converted))
+    assert enc.prompt_for("passage") == "passage" and enc.prompt_for("title") is None
+    st = SentenceTransformer(str(converted), device="cpu", local_files_only=True)
+    texts = ["质量很好，物流也快", "Great product"]
+    want = st.encode(["passage: " + t for t in texts], prompt="", normalize_embeddings=True)
+    got = enc.encode(texts, prompt_name="passage")
+    assert np.allclose(got, want, atol=1e-5)
+    doubled = st.encode(["query: passage: " + t for t in texts], prompt="", normalize_embeddings=True)
+    assert not np.allclose(got, doubled, atol=1e-3)
+
+
+def test_search_encodes_items_as_passages_and_queries_as_queries(converted: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from shelfwise.data.ingest import ingest
+    from shelfwise.data.store import open_store
+    from shelfwise.service.search import build_index
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "items.csv").write_text("item_id,title\ni1,红色的杯子\ni2,blue lamp\n", encoding="utf-8")
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        ingest(shop, store)
+        index, _ = build_index(store, encoder=str(converted), with_reviews=False)
+        st = SentenceTransformer(str(converted), device="cpu", local_files_only=True)
+        items = st.encode(["passage: 红色的杯子", "passage: blue lamp"], prompt="", normalize_embeddings=True)
+        assert np.allclose(index.vectors, items, atol=1e-5)
+        query = st.encode(["query: lamp"], prompt="", normalize_embeddings=True)
+        assert np.allclose(index.dense(["lamp"]), query @ items.T, atol=1e-4)

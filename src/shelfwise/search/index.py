@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +51,12 @@ class Hit:
     parts: dict[str, float] = field(default_factory=dict)
 
 
-def _query_prefix(encoder: object) -> str:
-    name = str(getattr(encoder, "name", "")).lower()
-    return "query: " if "e5" in name else ""
+def _encode_queries(encoder: Any, queries: Sequence[str]) -> np.ndarray:
+    """Query vectors, with the model's "query" prompt where it has one (e5). The prompt is asked for by
+    name: written into the text, the model's default prompt went in front of it too ("query: query: ")."""
+    prompt_for = getattr(encoder, "prompt_for", None)
+    name = prompt_for("query") if prompt_for is not None else None
+    return encoder.encode(list(queries), prompt_name=name) if name else encoder.encode(list(queries))
 
 
 class SearchIndex:
@@ -96,8 +100,7 @@ class SearchIndex:
         if query_vectors is None:
             if self.encoder is None:
                 return None
-            prefix = _query_prefix(self.encoder)
-            query_vectors = self.encoder.encode([prefix + q for q in queries])
+            query_vectors = _encode_queries(self.encoder, queries)
         n = len(self.item_ids)
         sims, idx = self._faiss.search(np.ascontiguousarray(query_vectors, dtype=np.float32), n)
         out = np.empty((len(queries), n), dtype=np.float32)

@@ -70,7 +70,8 @@ def evaluate(store: Store, encoder: object | None, *, config: SearchConfig | Non
     # the catalog's items only, as measured in docs/SEARCH.md (ids seen only in ratings have no text)
     cat = load_catalog(store, with_reviews=with_reviews, reviews_before=cutoff, event_only_items=False)
     behaviour = item_behaviour(store, cat.item_ids, before=cutoff)
-    vectors = encoder.encode_cached(cat.semantic, store) if encoder is not None else None
+    vectors = (encoder.encode_cached(cat.semantic, store, prompt_name=encoder.prompt_for("passage"))
+               if encoder is not None else None)
     config = config or SearchConfig()
     index = SearchIndex(cat.item_ids, cat.lexical, encoder=encoder, vectors=vectors, behaviour=behaviour,
                         config=config)

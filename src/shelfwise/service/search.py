@@ -71,8 +71,7 @@ def build_index(store: Store, *, dense: bool = True, encoder: str | None = None,
             from ..text.encoder import Encoder
 
             enc = Encoder(encoder)
-            prefix = "passage: " if "e5" in enc.name.lower() else ""
-            vectors = enc.encode_cached([prefix + t for t in cat.semantic], store)
+            vectors = enc.encode_cached(cat.semantic, store, prompt_name=enc.prompt_for("passage"))
         except (ConfigError, ImportError, OSError) as exc:
             if encoder is not None:
                 # an encoder the caller named (--encoder) is a request, not a preference: a typo used to

@@ -125,8 +125,18 @@ class Encoder:
         getter = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(getter())
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors for ``texts``. Sorted by length inside, so batches pad little; order is kept."""
+    def prompt_for(self, kind: str) -> str | None:
+        """``kind`` ("query", "passage") when the model defines a prompt of that name, else None.
+
+        Models such as e5 are trained with "query: " / "passage: " in front of their texts and name those
+        prompts in their folder; a caller asks for one by name instead of writing it into the text, since
+        the model's default prompt would otherwise be put in front of it as well ("query: passage: ...")."""
+        return kind if kind in (getattr(self.model, "prompts", None) or {}) else None
+
+    def encode(self, texts: Sequence[str], prompt_name: str | None = None) -> np.ndarray:
+        """Unit vectors for ``texts``. Sorted by length inside, so batches pad little; order is kept.
+
+        ``prompt_name``: one of the model's prompts (see :meth:`prompt_for`); None: its default, if any."""
         texts = [t if isinstance(t, str) else "" for t in texts]
         n = len(texts)
         out = np.zeros((n, self.dim), dtype=np.float32)
@@ -139,7 +149,7 @@ class Encoder:
                 idx = order[lo:lo + self.batch_size]
                 vecs = self.model.encode([texts[i] for i in idx], batch_size=self.batch_size,
                                          normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
+                                         show_progress_bar=False, prompt_name=prompt_name)
                 out[idx] = vecs
                 bar.advance(len(idx))
         elapsed = time.perf_counter() - start
@@ -147,11 +157,13 @@ class Encoder:
         log.info("encoded %d texts in %.1fs (%.0f texts/s) with %s", n, elapsed, self.last_throughput or 0, self.model_id)
         return out
 
-    def encode_cached(self, texts: Sequence[str], store: "Store | None") -> np.ndarray:
-        """Like :meth:`encode`, reading and filling the store's cache (``text_embeddings``)."""
+    def encode_cached(self, texts: Sequence[str], store: "Store | None", prompt_name: str | None = None) -> np.ndarray:
+        """Like :meth:`encode`, reading and filling the store's cache (``text_embeddings``); a text encoded
+        with a named prompt is cached apart from the same text without it."""
         if store is None:
-            return self.encode(texts)
-        keys = [text_key(t if isinstance(t, str) else "") for t in texts]
+            return self.encode(texts, prompt_name)
+        tag = "" if prompt_name is None else f"{prompt_name}\x1f"
+        keys = [text_key(tag + (t if isinstance(t, str) else "")) for t in texts]
         cached: dict[str, np.ndarray] = {}
         if store.has_table(CACHE_TABLE):
             tbl = store.query(f"SELECT text_key, vector FROM {CACHE_TABLE} WHERE model_id = ?", [self.model_id])
@@ -162,7 +174,7 @@ class Encoder:
             first = {}
             for k, t in zip(keys, texts):
                 first.setdefault(k, t if isinstance(t, str) else "")
-            vecs = self.encode([first[k] for k in missing])
+            vecs = self.encode([first[k] for k in missing], prompt_name)
             store.write(CACHE_TABLE, pa.table({
                 "model_id": pa.array([self.model_id] * len(missing)),
                 "text_key": pa.array(missing),
