@@ -13,6 +13,25 @@ import pytest
 from shelfwise.experiment.logged import LoggedDisplays
 
 
+def _store_of_events(root: Path, rows: list[str]) -> str:
+    """A DuckDB store at ``root/x.duckdb`` holding the events CSV ``rows`` (header first); its URL."""
+    from shelfwise.data.ingest import ingest
+    from shelfwise.data.store import open_store
+
+    (root / "shop").mkdir()
+    (root / "shop" / "events.csv").write_text("\n".join(rows) + "\n")
+    url = f"duckdb:///{root / 'x.duckdb'}"
+    with open_store(url) as store:
+        ingest(root / "shop", store)
+    return url
+
+
+@pytest.fixture(scope="session")
+def store_of_events():
+    """``store_of_events(folder, rows)``: the URL of a store loaded from these events CSV lines."""
+    return _store_of_events
+
+
 @dataclass
 class Synthetic:
     logged: LoggedDisplays

@@ -235,7 +235,7 @@ def test_analyze_json_is_strict_json_with_null_for_undefined_figures(tmp_path):
     assert comp["lift_rel"] is None and comp["rel_ci_low"] is None and comp["lift_abs"] == pytest.approx(0.1)
 
 
-def _two_slot_store(tmp_path) -> str:
+def _two_slot_store(tmp_path, store_of_events) -> str:
     """The logs of _two_slot_logs as an ingested shop: 300 displays of 2 slots, 2 clicks at position 1, 6 at
     position 2 (the upper limit of position 2's attention is unbounded)."""
     logged = _two_slot_logs()
@@ -246,25 +246,20 @@ def _two_slot_store(tmp_path) -> str:
         rows.append(row.replace("EVENT", "impression"))
         if logged.reward[j]:
             rows.append(row.replace("EVENT", "click"))
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "events.csv").write_text("\n".join(rows) + "\n")
-    url = f"duckdb:///{tmp_path / 'x.duckdb'}"
-    with open_store(url) as store:
-        ingest(tmp_path / "shop", store)
-    return url
+    return store_of_events(tmp_path, rows)
 
 
-def test_position_bias_json_writes_an_unbounded_limit_as_null(tmp_path):
-    url = _two_slot_store(tmp_path)
+def test_position_bias_json_writes_an_unbounded_limit_as_null(tmp_path, store_of_events):
+    url = _two_slot_store(tmp_path, store_of_events)
     result = runner.invoke(app, ["position-bias", "--db", url, "--json", "-"])
     assert result.exit_code == 0, result.output
     data = _strict_json(result.stdout)   # was: a finite upper limit (8.0)
     assert data["clicks"] == [2, 6] and data["attention"] == [1.0, 3.0] and data["ci_high"] == [1.0, None]
 
 
-def test_position_bias_table_shows_an_unbounded_limit_as_unbounded(tmp_path):
+def test_position_bias_table_shows_an_unbounded_limit_as_unbounded(tmp_path, store_of_events):
     # the JSON says null for the infinite upper limit; the table printed "inf"
-    result = runner.invoke(app, ["position-bias", "--db", _two_slot_store(tmp_path)])
+    result = runner.invoke(app, ["position-bias", "--db", _two_slot_store(tmp_path, store_of_events)])
     assert result.exit_code == 0, result.output
     assert "inf" not in result.stdout and "unbounded" in result.stdout
 

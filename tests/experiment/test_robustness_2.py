@@ -15,8 +15,6 @@ import scipy.sparse as sp
 from typer.testing import CliRunner
 
 from shelfwise.cli.main import app
-from shelfwise.data.ingest import ingest
-from shelfwise.data.store import open_store
 from shelfwise.experiment.ope import evaluate
 from shelfwise.experiment.targets import TargetPolicy
 
@@ -24,7 +22,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def store_url(tmp_path_factory):
+def store_url(tmp_path_factory, store_of_events):
     """60 displays of two slots (items a and b, each shown with propensity 0.5), a few clicks."""
     root = tmp_path_factory.mktemp("ope_shop")
     rows = ["timestamp,user_id,session_id,item_id,event,position,surface,propensity"]
@@ -35,12 +33,7 @@ def store_url(tmp_path_factory):
         rows.append(f"{ts},u{d},s{d},{second},impression,2,home,0.5")
         if d % 5 == 0:
             rows.append(f"{ts},u{d},s{d},{first},click,,home,")
-    (root / "shop").mkdir()
-    (root / "shop" / "events.csv").write_text("\n".join(rows) + "\n")
-    url = f"duckdb:///{root / 'x.duckdb'}"
-    with open_store(url) as store:
-        ingest(root / "shop", store)
-    return url
+    return store_of_events(root, rows)
 
 
 def _ope(url, *args):
